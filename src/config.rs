@@ -1,0 +1,470 @@
+//! One `Config`, layered: built-in defaults, then the TOML file, then
+//! `SWITCHBOARD_*` environment variables, then command-line flags. Every field
+//! documents its default and unit; `validate` names the key of any bad value.
+
+use std::{collections::HashSet, net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// A configuration problem, always naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or an environment variable could not be read or has the wrong type.
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value parsed but breaks a rule.
+    #[error("configuration: `{key}`: {problem}")]
+    Invalid {
+        /// Dotted path of the key, e.g. `agents[2].capacity`.
+        key: String,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// HS256 secret the exchange signs customer identity tokens with. Default: none,
+    /// in which case every `hello.identity` is refused with `unauthorized`.
+    /// At least 16 bytes when set.
+    pub identity_secret: Option<String>,
+    /// Time limits, all in seconds.
+    pub timeouts: Timeouts,
+    /// Queue and matching rules.
+    pub routing: Routing,
+    /// Size and rate bounds that protect the node from one client.
+    pub limits: Limits,
+    /// The agent roster. Default: empty (no agent can log in).
+    pub agents: Vec<AgentConfig>,
+}
+
+/// Time limits. Each accepts small values (1 s) so tests run quickly.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    /// Seconds a new connection has to send `hello`, else close 1008. Default 10.
+    pub hello_secs: u64,
+    /// Seconds an agent with no session keeps its chats before they return to the
+    /// queue. Default 60.
+    pub agent_grace_secs: u64,
+    /// Seconds a customer with no session keeps its conversation before it is
+    /// abandoned. Default 120.
+    pub customer_grace_secs: u64,
+    /// Seconds a conversation may wait in the queue (from its first entry) before it
+    /// ends. Default 900.
+    pub max_queue_wait_secs: u64,
+    /// Seconds an agent has for its first reply after an assignment before the chat
+    /// goes to the next agent and the agent is set away. Default: unset (no limit).
+    pub first_reply_secs: Option<u64>,
+    /// Seconds between WebSocket pings from the server. Default 30.
+    pub ping_secs: u64,
+}
+
+/// Queue and matching rules.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Routing {
+    /// Topics a conversation may have. Default: `account_access`, `verification`,
+    /// `deposit_withdrawal`, `trading`, `earn`, `api`, `general`.
+    pub topics: Vec<String>,
+    /// Case-insensitive phrases that make a conversation `urgent` when found in its
+    /// first message. Default: a list about blocked withdrawals and account takeover.
+    pub urgent_keywords: Vec<String>,
+    /// Seconds a conversation waits for an agent speaking its language before an
+    /// agent speaking `fallback_language` may take it too. Default 60.
+    pub language_fallback_secs: u64,
+    /// The language every desk is expected to cover. Default `en`.
+    pub fallback_language: String,
+    /// Language of a `start` that names none. Default `en`.
+    pub default_language: String,
+    /// Milliseconds between `queued` position refreshes; positions change on every
+    /// assignment, so they are sent in batches. Default 1000.
+    pub position_update_ms: u64,
+}
+
+/// Bounds that keep one client from harming the others.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest text frame, in bytes, answered with `too_large`; the session goes on.
+    /// Default 16384.
+    pub max_frame_bytes: usize,
+    /// Largest WebSocket message, in bytes, before the connection is closed with 1009
+    /// (the stream cannot be resynced past it). Default 65536.
+    pub max_transport_bytes: usize,
+    /// Longest message text, in characters. Default 4000.
+    pub max_text_chars: usize,
+    /// Largest `start.metadata`, in bytes of JSON. Default 4096.
+    pub max_metadata_bytes: usize,
+    /// Frames queued to one session before it is closed as a slow consumer.
+    /// Default 512.
+    pub outbound_queue: usize,
+    /// WebSocket read and write buffer, in bytes, per connection. Default 4096
+    /// (tungstenite's 128 KiB default costs ~140 KB per idle connection).
+    pub ws_buffer_bytes: usize,
+}
+
+/// One agent of the roster.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Stable id, unique in the roster.
+    pub id: String,
+    /// Display name the customer sees.
+    pub name: String,
+    /// Secret the agent console sends in `hello.token`; unique, at least 8 bytes.
+    pub token: String,
+    /// Topics the agent serves; each must be in `routing.topics`.
+    pub skills: Vec<String>,
+    /// Languages the agent speaks (e.g. `en`, `es`).
+    pub languages: Vec<String>,
+    /// Most concurrent chats. Default 3.
+    #[serde(default = "default_capacity")]
+    pub capacity: u32,
+}
+
+fn default_capacity() -> u32 {
+    3
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            identity_secret: None,
+            timeouts: Timeouts::default(),
+            routing: Routing::default(),
+            limits: Limits::default(),
+            agents: Vec::new(),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            hello_secs: 10,
+            agent_grace_secs: 60,
+            customer_grace_secs: 120,
+            max_queue_wait_secs: 900,
+            first_reply_secs: None,
+            ping_secs: 30,
+        }
+    }
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Self {
+            topics: [
+                "account_access",
+                "verification",
+                "deposit_withdrawal",
+                "trading",
+                "earn",
+                "api",
+                "general",
+            ]
+            .map(String::from)
+            .to_vec(),
+            urgent_keywords: [
+                "withdrawal blocked",
+                "blocked withdrawal",
+                "withdrawal is blocked",
+                "hacked",
+                "account takeover",
+                "stolen",
+                "unauthorized withdrawal",
+                "unauthorised withdrawal",
+                "compromised",
+                "someone logged in",
+            ]
+            .map(String::from)
+            .to_vec(),
+            language_fallback_secs: 60,
+            fallback_language: "en".into(),
+            default_language: "en".into(),
+            position_update_ms: 1000,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 16 * 1024,
+            max_transport_bytes: 64 * 1024,
+            max_text_chars: 4000,
+            max_metadata_bytes: 4096,
+            outbound_queue: 512,
+            ws_buffer_bytes: 4096,
+        }
+    }
+}
+
+impl Timeouts {
+    /// `hello_secs` as a duration.
+    pub fn hello(&self) -> Duration {
+        Duration::from_secs(self.hello_secs)
+    }
+}
+
+/// Is `tag` a plausible language tag? We route on the primary subtag only.
+pub fn is_language_tag(tag: &str) -> bool {
+    (2..=8).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+impl Config {
+    /// Layer defaults, the optional TOML file and `SWITCHBOARD_*` variables, then
+    /// validate. Nested keys use `__` in variables: `SWITCHBOARD_TIMEOUTS__HELLO_SECS=1`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(invalid(
+                    "--config",
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("SWITCHBOARD_").split("__"));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check every rule that types cannot express; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(secret) = &self.identity_secret
+            && secret.len() < 16
+        {
+            return Err(invalid(
+                "identity_secret",
+                "must be at least 16 bytes (it signs customer identities)",
+            ));
+        }
+        let t = &self.timeouts;
+        for (key, value) in [
+            ("timeouts.hello_secs", t.hello_secs),
+            ("timeouts.agent_grace_secs", t.agent_grace_secs),
+            ("timeouts.customer_grace_secs", t.customer_grace_secs),
+            ("timeouts.max_queue_wait_secs", t.max_queue_wait_secs),
+            ("timeouts.ping_secs", t.ping_secs),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1 second"));
+            }
+        }
+        if t.first_reply_secs == Some(0) {
+            return Err(invalid(
+                "timeouts.first_reply_secs",
+                "must be at least 1 second (leave it out to disable)",
+            ));
+        }
+        let r = &self.routing;
+        if r.topics.is_empty() {
+            return Err(invalid("routing.topics", "must name at least one topic"));
+        }
+        let mut topics = HashSet::new();
+        for (i, topic) in r.topics.iter().enumerate() {
+            if topic.is_empty()
+                || topic.len() > 64
+                || !topic
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(invalid(
+                    format!("routing.topics[{i}]"),
+                    format!("`{topic}` must be 1-64 characters of a-z, 0-9 and _"),
+                ));
+            }
+            if !topics.insert(topic.as_str()) {
+                return Err(invalid(
+                    format!("routing.topics[{i}]"),
+                    format!("`{topic}` is listed twice"),
+                ));
+            }
+        }
+        if r.urgent_keywords.iter().any(|k| k.trim().is_empty()) {
+            return Err(invalid(
+                "routing.urgent_keywords",
+                "keywords must not be empty",
+            ));
+        }
+        if r.language_fallback_secs == 0 {
+            return Err(invalid(
+                "routing.language_fallback_secs",
+                "must be at least 1 second",
+            ));
+        }
+        for (key, lang) in [
+            ("routing.fallback_language", &r.fallback_language),
+            ("routing.default_language", &r.default_language),
+        ] {
+            if !is_language_tag(lang) {
+                return Err(invalid(
+                    key,
+                    format!("`{lang}` is not a language code (2-8 lowercase letters, e.g. `en`)"),
+                ));
+            }
+        }
+        if r.position_update_ms < 10 {
+            return Err(invalid(
+                "routing.position_update_ms",
+                "must be at least 10 ms",
+            ));
+        }
+        let l = &self.limits;
+        if l.max_frame_bytes < 256 {
+            return Err(invalid("limits.max_frame_bytes", "must be at least 256"));
+        }
+        if l.max_transport_bytes < l.max_frame_bytes {
+            return Err(invalid(
+                "limits.max_transport_bytes",
+                "must be at least limits.max_frame_bytes",
+            ));
+        }
+        if l.max_text_chars == 0 {
+            return Err(invalid("limits.max_text_chars", "must be at least 1"));
+        }
+        if l.outbound_queue < 8 {
+            return Err(invalid("limits.outbound_queue", "must be at least 8"));
+        }
+        if l.ws_buffer_bytes < 512 {
+            return Err(invalid("limits.ws_buffer_bytes", "must be at least 512"));
+        }
+        let mut ids = HashSet::new();
+        let mut tokens = HashSet::new();
+        for (i, agent) in self.agents.iter().enumerate() {
+            let at = |field: &str| format!("agents[{i}].{field}");
+            if agent.id.is_empty() || agent.id.len() > 64 {
+                return Err(invalid(at("id"), "must be 1-64 characters"));
+            }
+            if !ids.insert(agent.id.as_str()) {
+                return Err(invalid(
+                    at("id"),
+                    format!("`{}` is used by two agents", agent.id),
+                ));
+            }
+            if agent.name.trim().is_empty() {
+                return Err(invalid(at("name"), "must not be empty"));
+            }
+            if agent.token.len() < 8 {
+                return Err(invalid(at("token"), "must be at least 8 bytes"));
+            }
+            if !tokens.insert(agent.token.as_str()) {
+                return Err(invalid(at("token"), "is used by two agents"));
+            }
+            if agent.skills.is_empty() {
+                return Err(invalid(at("skills"), "must name at least one topic"));
+            }
+            for skill in &agent.skills {
+                if !topics.contains(skill.as_str()) {
+                    return Err(invalid(
+                        at("skills"),
+                        format!(
+                            "`{skill}` is not a topic (routing.topics: {})",
+                            r.topics.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if agent.languages.is_empty() {
+                return Err(invalid(at("languages"), "must name at least one language"));
+            }
+            if let Some(lang) = agent.languages.iter().find(|l| !is_language_tag(l)) {
+                return Err(invalid(
+                    at("languages"),
+                    format!("`{lang}` is not a language code (2-8 lowercase letters)"),
+                ));
+            }
+            if agent.capacity == 0 || agent.capacity > 100 {
+                return Err(invalid(at("capacity"), "must be between 1 and 100"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent() -> AgentConfig {
+        AgentConfig {
+            id: "a1".into(),
+            name: "Ann".into(),
+            token: "secret-token".into(),
+            skills: vec!["trading".into()],
+            languages: vec!["en".into()],
+            capacity: 3,
+        }
+    }
+
+    fn problem(config: &Config) -> String {
+        match config.validate() {
+            Err(e) => e.to_string(),
+            Ok(()) => String::from("accepted"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        let mut c = Config::default();
+        c.timeouts.hello_secs = 0;
+        assert!(problem(&c).contains("timeouts.hello_secs"));
+
+        let mut c = Config::default();
+        c.agents = vec![agent(), agent()];
+        assert!(problem(&c).contains("agents[1].id"));
+
+        let mut c = Config::default();
+        let mut a = agent();
+        a.skills = vec!["astrology".into()];
+        c.agents = vec![a];
+        assert!(problem(&c).contains("agents[0].skills"), "{}", problem(&c));
+
+        let mut c = Config::default();
+        let mut a = agent();
+        a.capacity = 0;
+        c.agents = vec![a];
+        assert!(problem(&c).contains("agents[0].capacity"));
+
+        let mut c = Config::default();
+        c.identity_secret = Some("short".into());
+        assert!(problem(&c).contains("identity_secret"));
+
+        let mut c = Config::default();
+        c.routing.fallback_language = "English".into();
+        assert!(problem(&c).contains("routing.fallback_language"));
+
+        let mut c = Config::default();
+        c.routing.topics.push("trading".into());
+        assert!(problem(&c).contains("routing.topics[7]"));
+
+        let mut c = Config::default();
+        c.timeouts.first_reply_secs = Some(0);
+        assert!(problem(&c).contains("timeouts.first_reply_secs"));
+    }
+}

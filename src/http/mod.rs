@@ -1,0 +1,69 @@
+//! Plain HTTP endpoints: health and Prometheus metrics.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use crate::{hub::Command, server::AppState};
+
+/// The routes of this module.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+/// 200 while the hub answers; 503 when it does not within a second.
+async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let hub_ok = refresh_gauges(&state).await;
+    let status = if hub_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "status": if hub_ok { "ok" } else { "degraded" },
+            "hub": if hub_ok { "ok" } else { "unresponsive" },
+            "store": state.store.backend(),
+            "shutting_down": state.shutdown.is_cancelled(),
+        })),
+    )
+}
+
+/// Ask the hub to set the scrape-time gauges; false if it did not answer in time.
+async fn refresh_gauges(state: &AppState) -> bool {
+    let (done, answered) = oneshot::channel();
+    if state
+        .hub
+        .send(Command::RefreshGauges { done })
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), answered).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    refresh_gauges(&state).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,237 @@
+//! What the hub does with an agent's frames.
+
+use std::{sync::Arc, time::Instant};
+
+use smol_str::SmolStr;
+
+use super::{Hub, Role, SessionEntry};
+use crate::{
+    domain::{AgentId, Author, ConversationId, ConversationState, EndReason, SessionId},
+    error::ErrorCode,
+    metrics::RoleLabel,
+    protocol::{
+        AgentConversation, AgentFrame, AgentSelf, AgentStatus, CustomerRef, Resume, ServerFrame,
+        UnassignReason,
+    },
+    session::link::SessionLink,
+};
+
+impl Hub {
+    /// Register an agent session: `welcome` with the chats it holds, then what it
+    /// missed in each. A console reconnecting within its grace keeps everything.
+    pub(super) fn agent_hello(
+        &mut self,
+        link: SessionLink,
+        agent: AgentId,
+        resume: Vec<Resume>,
+        now: Instant,
+    ) {
+        let session = link.id;
+        let Some(entry) = self.agents.get_mut(&agent) else {
+            return;
+        };
+        self.sessions.insert(
+            session,
+            SessionEntry {
+                link,
+                role: Role::Agent(agent.clone()),
+            },
+        );
+        self.metrics
+            .connections
+            .get_or_create(&RoleLabel { role: "agent" })
+            .inc();
+        entry.sessions.push(session);
+        entry.epoch += 1;
+        if entry.status == AgentStatus::Offline {
+            entry.status = AgentStatus::Online;
+        }
+        let me = AgentSelf {
+            id: agent.clone(),
+            name: entry.name.clone(),
+            capacity: entry.capacity,
+            status: entry.status,
+            skills: entry.skills.clone(),
+            languages: entry.languages.clone(),
+        };
+        let mut held: Vec<ConversationId> = self.router.chats(&agent).copied().collect();
+        held.sort();
+        let conversations: Vec<AgentConversation> = held
+            .iter()
+            .filter_map(|id| {
+                let c = self.conversations.get(id)?;
+                let spec = self.router.spec(id)?;
+                Some(AgentConversation {
+                    id: *id,
+                    state: ConversationState::Assigned,
+                    topic: spec.topic.clone(),
+                    language: spec.language.clone(),
+                    priority: spec.priority,
+                    customer: CustomerRef {
+                        key: c.customer.key.clone(),
+                        verified: c.customer.verified,
+                        name: c.customer.name.clone(),
+                        metadata: c.metadata.clone(),
+                    },
+                    last_seq: c.last_seq(),
+                })
+            })
+            .collect();
+        let welcome = ServerFrame::AgentWelcome {
+            session_id: session,
+            agent: me,
+            conversations,
+        }
+        .render()
+        .into();
+        self.send(session, welcome);
+        for id in held {
+            let last_seq = resume
+                .iter()
+                .find(|r| r.conversation_id == id)
+                .map_or(0, |r| r.last_seq);
+            self.replay(session, id, last_seq);
+        }
+        let lost: Vec<ConversationId> = resume
+            .iter()
+            .map(|r| r.conversation_id)
+            .filter(|id| self.holder(id).as_ref() != Some(&agent))
+            .collect();
+        // A resumed conversation the agent no longer holds: say so, so the console
+        // stops showing it as its own.
+        for conversation_id in lost {
+            let frame = ServerFrame::Unassigned {
+                conversation_id,
+                reason: UnassignReason::AgentOffline,
+            }
+            .render()
+            .into();
+            self.send(session, frame);
+        }
+        tracing::info!(agent_id = %agent, %session, "agent connected");
+        self.sync_accepting(&agent, now);
+    }
+
+    pub(super) fn agent_frame(&mut self, session: SessionId, frame: AgentFrame, now: Instant) {
+        let Some(SessionEntry {
+            role: Role::Agent(agent),
+            ..
+        }) = self.sessions.get(&session)
+        else {
+            return;
+        };
+        let agent = agent.clone();
+        match frame {
+            AgentFrame::Hello { .. } => self.error(
+                session,
+                Self::wire_error(ErrorCode::BadRequest, "hello was already received"),
+                None,
+            ),
+            AgentFrame::Status { status } => self.set_status(&agent, status, None, now),
+            AgentFrame::Message {
+                conversation_id,
+                client_msg_id,
+                text,
+            } => {
+                if !self.holds(session, &agent, conversation_id, Some(&client_msg_id)) {
+                    return;
+                }
+                let seq = self.post(
+                    conversation_id,
+                    Some(session),
+                    Author::Agent,
+                    Some(agent.clone()),
+                    Some(SmolStr::new(&client_msg_id)),
+                    Arc::from(text),
+                );
+                if seq.is_some() {
+                    self.agent_replied(conversation_id, now);
+                }
+            }
+            AgentFrame::Typing {
+                conversation_id,
+                on,
+            } => {
+                if !self.holds(session, &agent, conversation_id, None) {
+                    return;
+                }
+                let Some(key) = self
+                    .conversations
+                    .get(&conversation_id)
+                    .map(|c| c.customer.key.clone())
+                else {
+                    return;
+                };
+                let frame = ServerFrame::Typing {
+                    conversation_id,
+                    from: Author::Agent,
+                    on,
+                }
+                .render()
+                .into();
+                self.to_customer(&key, &frame);
+            }
+            AgentFrame::Resolve { conversation_id } => {
+                if self.holds(session, &agent, conversation_id, None) {
+                    self.end(
+                        conversation_id,
+                        ConversationState::Resolved,
+                        EndReason::Resolved,
+                        now,
+                    );
+                }
+            }
+            AgentFrame::Transfer {
+                conversation_id,
+                topic,
+                priority,
+            } => {
+                if !self.holds(session, &agent, conversation_id, None) {
+                    return;
+                }
+                let notice = format!(
+                    "Your conversation is being transferred to our {} team. You keep your place in the queue.",
+                    topic.replace('_', " ")
+                );
+                self.requeue(
+                    conversation_id,
+                    UnassignReason::Transferred,
+                    Some(SmolStr::new(&topic)),
+                    priority,
+                    &notice,
+                    now,
+                );
+            }
+            AgentFrame::Escalate { .. } => self.error(
+                session,
+                Self::wire_error(
+                    ErrorCode::Unavailable,
+                    "escalation to tickets is not available on this server yet",
+                ),
+                None,
+            ),
+        }
+    }
+
+    /// Does this agent hold the conversation? Answers `not_found` if not.
+    fn holds(
+        &mut self,
+        session: SessionId,
+        agent: &AgentId,
+        conversation: ConversationId,
+        reference: Option<&str>,
+    ) -> bool {
+        if self.holder(&conversation).as_ref() == Some(agent) {
+            return true;
+        }
+        self.error(
+            session,
+            Self::wire_error(
+                ErrorCode::NotFound,
+                format!("you do not hold conversation {conversation}"),
+            ),
+            reference,
+        );
+        false
+    }
+}

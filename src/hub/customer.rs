@@ -1,0 +1,396 @@
+//! What the hub does with a customer's frames.
+
+use std::{sync::Arc, time::Instant};
+
+use smol_str::SmolStr;
+use time::OffsetDateTime;
+
+use super::{Conversation, CustomerEntry, Hub, Placement, Role, SessionEntry};
+use crate::{
+    domain::{Author, ConversationId, ConversationState, CustomerProfile, EndReason, SessionId},
+    error::ErrorCode,
+    metrics::{RoleLabel, ScoreLabel},
+    protocol::{AgentRef, CustomerConversation, CustomerFrame, Resume, ServerFrame},
+    session::link::SessionLink,
+    store::Change,
+};
+
+impl Hub {
+    /// Register a customer session: `welcome` with the open conversation (this is
+    /// how a second tab or a reconnect finds its chat), then what it missed.
+    pub(super) fn customer_hello(
+        &mut self,
+        link: SessionLink,
+        profile: CustomerProfile,
+        resume: Option<Resume>,
+        now: Instant,
+    ) {
+        let session = link.id;
+        let key = profile.key.clone();
+        self.sessions.insert(
+            session,
+            SessionEntry {
+                link,
+                role: Role::Customer(key.clone()),
+            },
+        );
+        self.metrics
+            .connections
+            .get_or_create(&RoleLabel { role: "customer" })
+            .inc();
+        let entry = self
+            .customers
+            .entry(key.clone())
+            .or_insert_with(|| CustomerEntry {
+                profile: profile.clone(),
+                sessions: Vec::new(),
+                open: None,
+                last_ended: None,
+                epoch: 0,
+            });
+        entry.sessions.push(session);
+        // A new session cancels any grace period.
+        entry.epoch += 1;
+        if profile.verified {
+            entry.profile = profile;
+        }
+        let open = entry.open;
+
+        let summary = open.and_then(|id| self.customer_view(id));
+        let welcome = ServerFrame::CustomerWelcome {
+            session_id: session,
+            customer_key: &key,
+            conversation: summary,
+        }
+        .render()
+        .into();
+        self.send(session, welcome);
+
+        match (resume, open) {
+            (Some(r), Some(id)) if r.conversation_id == id => self.replay(session, id, r.last_seq),
+            (Some(r), open) => {
+                self.replay_ended(session, &key, r);
+                if let Some(id) = open {
+                    self.replay(session, id, 0);
+                }
+            }
+            (None, Some(id)) => self.replay(session, id, 0),
+            (None, None) => {}
+        }
+        if let Some(id) = open
+            && let Some(frame) = self.queued_frame(id, now)
+        {
+            self.send(session, frame);
+        }
+    }
+
+    /// The customer's view of its open conversation.
+    fn customer_view(&self, id: ConversationId) -> Option<CustomerConversation> {
+        let c = self.conversations.get(&id)?;
+        let spec = self.router.spec(&id)?;
+        let (state, agent) = match self.router.placement(&id)? {
+            Placement::Queued => (ConversationState::Queued, None),
+            Placement::Assigned(agent) => (
+                ConversationState::Assigned,
+                Some(AgentRef {
+                    id: agent.clone(),
+                    name: self
+                        .agents
+                        .get(agent)
+                        .map_or_else(|| agent.clone(), |a| a.name.clone()),
+                }),
+            ),
+        };
+        Some(CustomerConversation {
+            id,
+            state,
+            topic: spec.topic.clone(),
+            language: spec.language.clone(),
+            last_seq: c.last_seq(),
+            agent,
+        })
+    }
+
+    /// Send the messages after `last_seq` to one session.
+    pub(super) fn replay(
+        &mut self,
+        session: SessionId,
+        conversation: ConversationId,
+        last_seq: u64,
+    ) {
+        let Some(c) = self.conversations.get(&conversation) else {
+            return;
+        };
+        let frames: Vec<_> = c
+            .after(last_seq)
+            .iter()
+            .map(|m| Self::render_message(conversation, m))
+            .collect();
+        for frame in frames {
+            self.send(session, frame);
+        }
+    }
+
+    /// A resume for a conversation that is no longer open: what was missed, then
+    /// how it ended; or `not_found` once it is no longer remembered.
+    fn replay_ended(&mut self, session: SessionId, customer: &SmolStr, resume: Resume) {
+        let id = resume.conversation_id;
+        let Some(ended) = self.ended.get(&id).filter(|e| &e.customer == customer) else {
+            self.error(
+                session,
+                Self::wire_error(
+                    ErrorCode::NotFound,
+                    format!("resume: conversation {id} is not open"),
+                ),
+                None,
+            );
+            return;
+        };
+        let from = usize::try_from(resume.last_seq)
+            .unwrap_or(usize::MAX)
+            .min(ended.messages.len());
+        let mut frames: Vec<_> = ended.messages[from..]
+            .iter()
+            .map(|m| Self::render_message(id, m))
+            .collect();
+        frames.push(
+            ServerFrame::Ended {
+                conversation_id: id,
+                reason: ended.reason,
+                ticket_id: None,
+            }
+            .render()
+            .into(),
+        );
+        for frame in frames {
+            self.send(session, frame);
+        }
+    }
+
+    pub(super) fn customer_frame(
+        &mut self,
+        session: SessionId,
+        frame: CustomerFrame,
+        now: Instant,
+    ) {
+        let Some(SessionEntry {
+            role: Role::Customer(key),
+            ..
+        }) = self.sessions.get(&session)
+        else {
+            return;
+        };
+        let key = key.clone();
+        let open = self.customers.get(&key).and_then(|c| c.open);
+        match frame {
+            CustomerFrame::Hello { .. } => self.error(
+                session,
+                Self::wire_error(ErrorCode::BadRequest, "hello was already received"),
+                None,
+            ),
+            CustomerFrame::Start {
+                topic,
+                language,
+                text,
+                metadata,
+            } => match open {
+                Some(id) => self.join(session, id, text, now),
+                None => self.start(
+                    &key,
+                    SmolStr::new(topic),
+                    SmolStr::new(
+                        language.unwrap_or_else(|| self.config.routing.default_language.clone()),
+                    ),
+                    text,
+                    metadata.unwrap_or_default(),
+                    now,
+                ),
+            },
+            CustomerFrame::Message {
+                client_msg_id,
+                text,
+            } => match open {
+                Some(id) => {
+                    self.post(
+                        id,
+                        Some(session),
+                        Author::Customer,
+                        None,
+                        Some(SmolStr::new(&client_msg_id)),
+                        Arc::from(text),
+                    );
+                }
+                None => self.error(
+                    session,
+                    Self::wire_error(
+                        ErrorCode::Conflict,
+                        "no open conversation: send `start` first",
+                    ),
+                    Some(&client_msg_id),
+                ),
+            },
+            CustomerFrame::Typing { on } => {
+                if let Some(id) = open
+                    && let Some(agent) = self.holder(&id)
+                {
+                    let frame = ServerFrame::Typing {
+                        conversation_id: id,
+                        from: Author::Customer,
+                        on,
+                    }
+                    .render()
+                    .into();
+                    self.to_agent(&agent, &frame);
+                }
+            }
+            CustomerFrame::Close {} => match open {
+                Some(id) => {
+                    let state = match self.router.placement(&id) {
+                        Some(Placement::Assigned(_)) => ConversationState::Resolved,
+                        _ => ConversationState::Abandoned,
+                    };
+                    self.end(id, state, EndReason::Closed, now);
+                }
+                None => self.error(
+                    session,
+                    Self::wire_error(ErrorCode::Conflict, "no open conversation to close"),
+                    None,
+                ),
+            },
+            CustomerFrame::Rate {
+                score,
+                conversation_id,
+            } => self.rate(session, &key, open, score, conversation_id),
+        }
+    }
+
+    /// A new conversation: classify, queue, match.
+    fn start(
+        &mut self,
+        key: &SmolStr,
+        topic: SmolStr,
+        language: SmolStr,
+        text: Option<String>,
+        metadata: serde_json::Map<String, serde_json::Value>,
+        now: Instant,
+    ) {
+        let Some(profile) = self.customers.get(key).map(|c| c.profile.clone()) else {
+            return;
+        };
+        let text = text.filter(|t| !t.trim().is_empty());
+        let priority = self.classify(text.as_deref(), profile.vip);
+        let id = ConversationId::new();
+        self.writes.push(Change::Opened {
+            id,
+            customer: profile.clone(),
+            topic: topic.clone(),
+            language: language.clone(),
+            priority,
+            metadata: metadata.clone(),
+            at: OffsetDateTime::now_utc(),
+        });
+        self.conversations
+            .insert(id, Conversation::new(id, profile, metadata, now));
+        if let Some(entry) = self.customers.get_mut(key) {
+            entry.open = Some(id);
+        }
+        // Route first so the first message reaches an agent that takes it at once
+        // through the transcript of its `assigned`, not as a separate frame.
+        if let Some(text) = text {
+            self.post(id, None, Author::Customer, None, None, Arc::from(text));
+        }
+        tracing::info!(conversation = %id, customer = %key, %topic, %language, priority = priority.as_str(), "started");
+        let spec = super::RouteSpec {
+            topic,
+            language,
+            priority,
+        };
+        match self.router.enqueue(id, spec, now) {
+            Ok(Some(assignment)) => self.carry_out(vec![assignment], now),
+            Ok(None) => self.waiting(id, now),
+            Err(e) => tracing::error!(conversation = %id, error = %e, "enqueue refused"),
+        }
+    }
+
+    /// A `start` while a conversation is open joins it: the session hears where
+    /// the conversation is, and a first text becomes a message in it.
+    fn join(&mut self, session: SessionId, id: ConversationId, text: Option<String>, now: Instant) {
+        match self.router.placement(&id) {
+            Some(Placement::Assigned(agent)) => {
+                let agent = agent.clone();
+                let name = self
+                    .agents
+                    .get(&agent)
+                    .map_or_else(|| agent.clone(), |a| a.name.clone());
+                let frame = ServerFrame::AssignedToCustomer {
+                    conversation_id: id,
+                    agent: AgentRef { id: agent, name },
+                }
+                .render()
+                .into();
+                self.send(session, frame);
+            }
+            Some(Placement::Queued) => {
+                if let Some(frame) = self.queued_frame(id, now) {
+                    self.send(session, frame);
+                }
+            }
+            None => {}
+        }
+        if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+            self.post(id, None, Author::Customer, None, None, Arc::from(text));
+        }
+    }
+
+    fn rate(
+        &mut self,
+        session: SessionId,
+        key: &SmolStr,
+        open: Option<ConversationId>,
+        score: i64,
+        conversation: Option<ConversationId>,
+    ) {
+        let Ok(score) = u8::try_from(score)
+            .map_err(|_| ())
+            .and_then(|s| if (1..=5).contains(&s) { Ok(s) } else { Err(()) })
+        else {
+            self.error(
+                session,
+                Self::wire_error(
+                    ErrorCode::BadRequest,
+                    "`rate` frame: `score` must be 1 to 5",
+                ),
+                None,
+            );
+            return;
+        };
+        let last = self.customers.get(key).and_then(|c| c.last_ended);
+        let target = conversation.or(open).or(last);
+        let owned = target.filter(|id| {
+            self.conversations
+                .get(id)
+                .is_some_and(|c| &c.customer.key == key)
+                || self.ended.get(id).is_some_and(|e| &e.customer == key)
+        });
+        let Some(id) = owned else {
+            self.error(
+                session,
+                Self::wire_error(ErrorCode::NotFound, "no conversation of yours to rate"),
+                None,
+            );
+            return;
+        };
+        if let Some(c) = self.conversations.get_mut(&id) {
+            c.rating = Some(score);
+        }
+        self.writes.push(Change::Rated { id, score });
+        self.metrics.csat.get_or_create(&ScoreLabel { score }).inc();
+        let frame = ServerFrame::Rated {
+            conversation_id: id,
+            score,
+        }
+        .render()
+        .into();
+        self.to_customer(key, &frame);
+    }
+}

@@ -1,0 +1,519 @@
+//! The hub: the one owner of routing state (queue, agents, open conversations),
+//! run as a single task and reached by messages. Connections never lock it.
+//!
+//! Each turn of the loop takes a batch of commands, applies them, then flushes:
+//! the changes are committed to the store in one call, and only then are the
+//! frames that tell clients about them delivered. So nothing is acknowledged that
+//! is not stored, and a burst costs one store round trip, not one per frame.
+
+mod agent;
+mod conversation;
+mod customer;
+mod eta;
+mod lifecycle;
+pub mod router;
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::extract::ws::Utf8Bytes;
+use smol_str::SmolStr;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::{sync::CancellationToken, task::TaskTracker, time::DelayQueue};
+
+pub use conversation::{Appended, Conversation};
+pub use eta::AssignmentRate;
+pub use router::{Assignment, Placement, RouteError, RouteSpec, Router};
+
+use crate::{
+    config::Config,
+    domain::{
+        AgentId, ConversationId, CustomerKey, CustomerProfile, EndReason, Message, SessionId,
+    },
+    error::{ErrorCode, FrameError},
+    metrics::{CodeLabel, Metrics, TopicLabel},
+    protocol::{AgentFrame, AgentStatus, CustomerFrame, Resume, ServerFrame, error_frame},
+    session::link::{Delivery, SessionLink},
+    store::{Change, Store},
+};
+
+/// Commands from connections (and the HTTP layer) to the hub.
+#[derive(Debug)]
+pub enum Command {
+    /// A customer session passed `hello`.
+    CustomerHello {
+        /// Where its frames go.
+        link: SessionLink,
+        /// Who it is.
+        profile: CustomerProfile,
+        /// Where it left off.
+        resume: Option<Resume>,
+    },
+    /// An agent session passed `hello`.
+    AgentHello {
+        /// Where its frames go.
+        link: SessionLink,
+        /// Which agent.
+        agent: AgentId,
+        /// Where it left off.
+        resume: Vec<Resume>,
+    },
+    /// A validated frame from a customer session.
+    FromCustomer {
+        /// The session.
+        session: SessionId,
+        /// The frame (never `hello`).
+        frame: CustomerFrame,
+    },
+    /// A validated frame from an agent session.
+    FromAgent {
+        /// The session.
+        session: SessionId,
+        /// The frame (never `hello`).
+        frame: AgentFrame,
+    },
+    /// A session ended, by any path.
+    Left {
+        /// The session.
+        session: SessionId,
+    },
+    /// Fill the scrape-time gauges and answer.
+    RefreshGauges {
+        /// Answered when the gauges are set.
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// The hub is gone (shutting down).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the hub has stopped")]
+pub struct HubGone;
+
+/// How connections reach the hub. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HubHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl HubHandle {
+    /// Send a command, waiting for room (the channel is bounded: a hub under
+    /// pressure slows its senders down instead of growing without bound).
+    pub async fn send(&self, command: Command) -> Result<(), HubGone> {
+        self.tx.send(command).await.map_err(|_| HubGone)
+    }
+
+    /// Send from a context that cannot wait (a `Drop`): try now, else hand the
+    /// send to a short task that ends when the hub takes it or stops.
+    pub fn send_later(&self, command: Command) {
+        match self.tx.try_send(command) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(command).await;
+                });
+            }
+        }
+    }
+}
+
+/// Commands taken per turn of the loop; bounds the latency one turn can add.
+const BATCH: usize = 512;
+/// Room in the command channel.
+const CHANNEL: usize = 8192;
+/// Ended conversations remembered for resume and late ratings.
+const ENDED_REMEMBERED: usize = 10_000;
+
+/// Timers the hub sets; each is checked against the current state when it fires,
+/// so a timer made stale by later events does nothing.
+#[derive(Debug, Clone)]
+enum Timer {
+    AgentGrace {
+        agent: AgentId,
+        epoch: u64,
+    },
+    CustomerGrace {
+        customer: CustomerKey,
+        epoch: u64,
+    },
+    QueueTimeout {
+        conversation: ConversationId,
+    },
+    LanguageFallback {
+        conversation: ConversationId,
+    },
+    FirstReply {
+        conversation: ConversationId,
+        epoch: u64,
+    },
+}
+
+#[derive(Debug)]
+enum Role {
+    Customer(CustomerKey),
+    Agent(AgentId),
+}
+
+#[derive(Debug)]
+struct SessionEntry {
+    link: SessionLink,
+    role: Role,
+}
+
+#[derive(Debug)]
+struct CustomerEntry {
+    profile: CustomerProfile,
+    sessions: Vec<SessionId>,
+    open: Option<ConversationId>,
+    last_ended: Option<ConversationId>,
+    /// Bumped whenever a session joins, so a pending grace timer is ignored.
+    epoch: u64,
+}
+
+#[derive(Debug)]
+struct AgentEntry {
+    name: SmolStr,
+    capacity: u32,
+    skills: Vec<SmolStr>,
+    languages: Vec<SmolStr>,
+    status: AgentStatus,
+    sessions: Vec<SessionId>,
+    epoch: u64,
+}
+
+/// What the hub remembers of an ended conversation.
+#[derive(Debug)]
+struct Ended {
+    customer: CustomerKey,
+    reason: EndReason,
+    messages: Vec<Message>,
+}
+
+/// The hub's state. Built by `Hub::spawn`, owned by its task.
+#[derive(Debug)]
+pub struct Hub {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    router: Router,
+    conversations: HashMap<ConversationId, Conversation>,
+    customers: HashMap<CustomerKey, CustomerEntry>,
+    agents: HashMap<AgentId, AgentEntry>,
+    sessions: HashMap<SessionId, SessionEntry>,
+    ended: HashMap<ConversationId, Ended>,
+    ended_order: VecDeque<ConversationId>,
+    rates: HashMap<SmolStr, AssignmentRate>,
+    timers: DelayQueue<Timer>,
+    urgent_keywords: Vec<String>,
+    /// Changes of this turn, committed before `outbox` is delivered.
+    writes: Vec<Change>,
+    /// Frames of this turn.
+    outbox: Vec<(SessionId, Utf8Bytes)>,
+}
+
+impl Hub {
+    /// Build the hub and start its task on `tracker`; it stops when `shutdown` is
+    /// cancelled.
+    pub fn spawn(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Result<HubHandle, RouteError> {
+        let hub = Self::new(config, store, metrics)?;
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        tracker.spawn(hub.run(rx, shutdown));
+        Ok(HubHandle { tx })
+    }
+
+    fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, RouteError> {
+        let now = Instant::now();
+        let topics: Vec<SmolStr> = config.routing.topics.iter().map(SmolStr::new).collect();
+        let mut router = Router::new(
+            &topics,
+            &SmolStr::new(&config.routing.fallback_language),
+            Duration::from_secs(config.routing.language_fallback_secs),
+        );
+        let mut agents = HashMap::new();
+        for a in &config.agents {
+            let id = SmolStr::new(&a.id);
+            let skills: Vec<SmolStr> = a.skills.iter().map(SmolStr::new).collect();
+            let languages: Vec<SmolStr> = a.languages.iter().map(SmolStr::new).collect();
+            router.add_agent(id.clone(), &skills, &languages, a.capacity, now)?;
+            agents.insert(
+                id,
+                AgentEntry {
+                    name: SmolStr::new(&a.name),
+                    capacity: a.capacity,
+                    skills,
+                    languages,
+                    status: AgentStatus::Offline,
+                    sessions: Vec::new(),
+                    epoch: 0,
+                },
+            );
+        }
+        Ok(Self {
+            urgent_keywords: config
+                .routing
+                .urgent_keywords
+                .iter()
+                .map(|k| k.to_lowercase())
+                .collect(),
+            rates: topics
+                .iter()
+                .map(|t| (t.clone(), AssignmentRate::default()))
+                .collect(),
+            config,
+            store,
+            metrics,
+            router,
+            conversations: HashMap::new(),
+            customers: HashMap::new(),
+            agents,
+            sessions: HashMap::new(),
+            ended: HashMap::new(),
+            ended_order: VecDeque::new(),
+            timers: DelayQueue::new(),
+            writes: Vec::new(),
+            outbox: Vec::new(),
+        })
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>, shutdown: CancellationToken) {
+        let mut commands = Vec::with_capacity(BATCH);
+        let mut positions = tokio::time::interval(Duration::from_millis(
+            self.config.routing.position_update_ms,
+        ));
+        positions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                received = rx.recv_many(&mut commands, BATCH) => {
+                    if received == 0 {
+                        break;
+                    }
+                    let now = Instant::now();
+                    for command in commands.drain(..) {
+                        self.handle(command, now);
+                    }
+                }
+                Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)) => {
+                    self.on_timer(expired.into_inner(), Instant::now());
+                }
+                _ = positions.tick() => self.refresh_positions(Instant::now()),
+                () = shutdown.cancelled() => break,
+            }
+            self.flush().await;
+        }
+        // Commit what the last turn changed; sessions are closing with 1012.
+        self.flush().await;
+        tracing::info!("hub stopped");
+    }
+
+    fn handle(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::CustomerHello {
+                link,
+                profile,
+                resume,
+            } => self.customer_hello(link, profile, resume, now),
+            Command::AgentHello {
+                link,
+                agent,
+                resume,
+            } => self.agent_hello(link, agent, resume, now),
+            Command::FromCustomer { session, frame } => self.customer_frame(session, frame, now),
+            Command::FromAgent { session, frame } => self.agent_frame(session, frame, now),
+            Command::Left { session } => self.session_left(session, now),
+            Command::RefreshGauges { done } => {
+                self.refresh_gauges(now);
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Commit this turn's changes, then deliver its frames.
+    async fn flush(&mut self) {
+        if !self.writes.is_empty() {
+            let writes = std::mem::take(&mut self.writes);
+            if let Err(e) = self.store.commit(&writes).await {
+                // The memory store cannot fail; a durable backend must retry or
+                // refuse before the hub state moves (see the Redis issue).
+                tracing::error!(error = %e, changes = writes.len(), "store commit failed");
+            }
+        }
+        while !self.outbox.is_empty() {
+            let outbox = std::mem::take(&mut self.outbox);
+            let mut killed = Vec::new();
+            for (session, frame) in outbox {
+                let Some(entry) = self.sessions.get(&session) else {
+                    continue;
+                };
+                if entry.link.deliver(frame) == Delivery::Killed {
+                    killed.push(session);
+                }
+            }
+            let now = Instant::now();
+            for session in killed {
+                self.metrics.slow_consumers.inc();
+                tracing::warn!(%session, "slow consumer closed");
+                self.session_left(session, now);
+            }
+        }
+    }
+
+    fn refresh_gauges(&mut self, now: Instant) {
+        for (ix, topic) in self.router.topics().iter().enumerate() {
+            let label = TopicLabel {
+                topic: topic.to_string(),
+            };
+            let depth = i64::try_from(self.router.queued_in_topic(ix)).unwrap_or(i64::MAX);
+            self.metrics.queue_depth.get_or_create(&label).set(depth);
+            let oldest = self
+                .router
+                .oldest_in_topic(ix)
+                .map_or(0, |t| now.saturating_duration_since(t).as_secs());
+            self.metrics
+                .queue_oldest_wait
+                .get_or_create(&label)
+                .set(i64::try_from(oldest).unwrap_or(i64::MAX));
+        }
+    }
+
+    // ---- sending ------------------------------------------------------------
+
+    fn send(&mut self, session: SessionId, frame: Utf8Bytes) {
+        self.outbox.push((session, frame));
+    }
+
+    fn error(&mut self, session: SessionId, error: FrameError, reference: Option<&str>) {
+        self.metrics
+            .frame_errors
+            .get_or_create(&CodeLabel {
+                code: error.code.as_str(),
+            })
+            .inc();
+        self.send(session, error_frame(&error, reference).into());
+    }
+
+    fn to_customer(&mut self, customer: &CustomerKey, frame: &Utf8Bytes) {
+        if let Some(entry) = self.customers.get(customer) {
+            for &s in &entry.sessions {
+                self.outbox.push((s, frame.clone()));
+            }
+        }
+    }
+
+    fn to_agent(&mut self, agent: &AgentId, frame: &Utf8Bytes) {
+        if let Some(entry) = self.agents.get(agent) {
+            for &s in &entry.sessions {
+                self.outbox.push((s, frame.clone()));
+            }
+        }
+    }
+
+    /// The agent holding a conversation, if any.
+    fn holder(&self, conversation: &ConversationId) -> Option<AgentId> {
+        match self.router.placement(conversation)? {
+            Placement::Assigned(agent) => Some(agent.clone()),
+            Placement::Queued => None,
+        }
+    }
+
+    /// Send a frame to both sides of a conversation.
+    fn to_both(&mut self, conversation: &ConversationId, frame: &Utf8Bytes) {
+        if let Some(c) = self.conversations.get(conversation) {
+            let customer = c.customer.key.clone();
+            self.to_customer(&customer, frame);
+        }
+        if let Some(agent) = self.holder(conversation) {
+            self.to_agent(&agent, frame);
+        }
+    }
+
+    fn render_message(conversation: ConversationId, message: &Message) -> Utf8Bytes {
+        ServerFrame::Message {
+            conversation_id: conversation,
+            message,
+        }
+        .render()
+        .into()
+    }
+
+    /// Store a message and tell both sides; a resend gets its original echo back,
+    /// to the sending session only.
+    fn post(
+        &mut self,
+        conversation: ConversationId,
+        sender: Option<SessionId>,
+        author: crate::domain::Author,
+        agent_id: Option<AgentId>,
+        client_msg_id: Option<SmolStr>,
+        text: Arc<str>,
+    ) -> Option<u64> {
+        let c = self.conversations.get_mut(&conversation)?;
+        match c.append(author, agent_id, client_msg_id, text) {
+            Appended::Duplicate(seq) => {
+                let frame = c.get(seq).map(|m| Self::render_message(conversation, m));
+                if let (Some(session), Some(frame)) = (sender, frame) {
+                    self.send(session, frame);
+                }
+                Some(seq)
+            }
+            Appended::New(seq) => {
+                let message = c.get(seq)?.clone();
+                let frame = Self::render_message(conversation, &message);
+                self.metrics
+                    .messages
+                    .get_or_create(&crate::metrics::FromLabel {
+                        from: match author {
+                            crate::domain::Author::Customer => "customer",
+                            crate::domain::Author::Agent => "agent",
+                            crate::domain::Author::System => "system",
+                        },
+                    })
+                    .inc();
+                self.writes.push(Change::Appended {
+                    id: conversation,
+                    message,
+                });
+                self.to_both(&conversation, &frame);
+                Some(seq)
+            }
+        }
+    }
+
+    /// A notice from the server, stored in the transcript like any message.
+    fn notice(&mut self, conversation: ConversationId, text: &str) {
+        self.post(
+            conversation,
+            None,
+            crate::domain::Author::System,
+            None,
+            None,
+            Arc::from(text),
+        );
+    }
+
+    fn remember_ended(&mut self, id: ConversationId, ended: Ended) {
+        self.ended.insert(id, ended);
+        self.ended_order.push_back(id);
+        while self.ended_order.len() > ENDED_REMEMBERED {
+            if let Some(old) = self.ended_order.pop_front() {
+                self.ended.remove(&old);
+            }
+        }
+    }
+
+    fn wire_error(code: ErrorCode, message: impl Into<String>) -> FrameError {
+        FrameError::new(code, message)
+    }
+}

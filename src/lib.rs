@@ -1,0 +1,34 @@
+//! # switchboard
+//!
+//! A real-time live-chat hub for a cryptocurrency exchange's support desk:
+//! customers in a widget and agents in a console meet over WebSockets; a hub
+//! queues customers and matches each to an agent who can serve them.
+//!
+//! # Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`config`] | the one `Config`: defaults, TOML file, `SWITCHBOARD_*` variables, validation |
+//! | [`domain`] | ids, priorities, states, messages |
+//! | [`protocol`] | wire frames v1 (the contract with every client) |
+//! | [`error`] | wire error codes and close codes, one table each |
+//! | [`identity`] | customer identity: visitor ids and signed identity tokens |
+//! | [`session`] | one WebSocket connection: hello, read loop, bounded writer |
+//! | [`hub`] | the owner of routing state: queue, agents, conversations, timers |
+//! | [`hub::router`] | the matcher: queues, agent availability, O(log n) per event |
+//! | [`store`] | durable record behind a trait: `memory` now, `redis` next |
+//! | [`http`] | `/healthz`, `/metrics` |
+//! | [`metrics`] | Prometheus registry of the node |
+//! | [`server`] | routes, shared state, `run(listener, config, shutdown)` |
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod identity;
+pub mod metrics;
+pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod store;

@@ -1,0 +1,178 @@
+//! Prometheus metrics of one node. Each server owns its own registry (no global
+//! recorder), so tests that run several servers in one process see their own.
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+/// Label: `role` = `customer` or `agent`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RoleLabel {
+    /// `customer` or `agent`.
+    pub role: &'static str,
+}
+
+/// Label: `topic`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicLabel {
+    /// A configured topic.
+    pub topic: String,
+}
+
+/// Label: `from` = author of a message.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FromLabel {
+    /// `customer`, `agent` or `system`.
+    pub from: &'static str,
+}
+
+/// Label: `reason` an ended conversation ended with.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// `resolved`, `ticketed`, `abandoned`, `closed`.
+    pub reason: &'static str,
+}
+
+/// Label: wire error `code`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    /// An `error.code`.
+    pub code: &'static str,
+}
+
+/// Label: CSAT `score`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScoreLabel {
+    /// 1-5.
+    pub score: u8,
+}
+
+fn seconds_buckets() -> impl Iterator<Item = f64> {
+    // 0.1 s .. ~55 min
+    exponential_buckets(0.1, 2.0, 16)
+}
+
+/// Every metric the node exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Open WebSocket sessions past `hello`.
+    pub connections: Family<RoleLabel, Gauge>,
+    /// Conversations waiting, per topic (set at scrape time by the hub).
+    pub queue_depth: Family<TopicLabel, Gauge>,
+    /// Wait of the longest-waiting conversation, per topic, in seconds.
+    pub queue_oldest_wait: Family<TopicLabel, Gauge>,
+    /// Assignments made.
+    pub assignments: Family<TopicLabel, Counter>,
+    /// Time from entering the queue to each assignment.
+    pub queue_wait: Family<TopicLabel, Histogram>,
+    /// Time from the customer's start to the first agent message.
+    pub first_response: Family<TopicLabel, Histogram>,
+    /// Messages stored.
+    pub messages: Family<FromLabel, Counter>,
+    /// Conversations ended, by reason.
+    pub ended: Family<ReasonLabel, Counter>,
+    /// Ratings received.
+    pub csat: Family<ScoreLabel, Counter>,
+    /// `error` frames sent, by code.
+    pub frame_errors: Family<CodeLabel, Counter>,
+    /// Sessions closed because they did not drain their outbound queue.
+    pub slow_consumers: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("switchboard");
+        let connections = Family::<RoleLabel, Gauge>::default();
+        registry.register(
+            "connections",
+            "Open sessions past hello",
+            connections.clone(),
+        );
+        let queue_depth = Family::<TopicLabel, Gauge>::default();
+        registry.register("queue_depth", "Conversations waiting", queue_depth.clone());
+        let queue_oldest_wait = Family::<TopicLabel, Gauge>::default();
+        registry.register(
+            "queue_oldest_wait_seconds",
+            "Wait of the longest-waiting conversation",
+            queue_oldest_wait.clone(),
+        );
+        let assignments = Family::<TopicLabel, Counter>::default();
+        registry.register(
+            "assignments",
+            "Conversations assigned to an agent",
+            assignments.clone(),
+        );
+        let queue_wait = Family::<TopicLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(seconds_buckets())
+        });
+        registry.register(
+            "queue_wait_seconds",
+            "Time from entering the queue to assignment",
+            queue_wait.clone(),
+        );
+        let first_response = Family::<TopicLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(seconds_buckets())
+        });
+        registry.register(
+            "first_response_seconds",
+            "Time from start to the first agent message",
+            first_response.clone(),
+        );
+        let messages = Family::<FromLabel, Counter>::default();
+        registry.register("messages", "Messages stored", messages.clone());
+        let ended = Family::<ReasonLabel, Counter>::default();
+        registry.register("conversations_ended", "Conversations ended", ended.clone());
+        let csat = Family::<ScoreLabel, Counter>::default();
+        registry.register(
+            "csat_ratings",
+            "Customer satisfaction ratings",
+            csat.clone(),
+        );
+        let frame_errors = Family::<CodeLabel, Counter>::default();
+        registry.register("frame_errors", "Error frames sent", frame_errors.clone());
+        let slow_consumers = Counter::default();
+        registry.register(
+            "slow_consumer_disconnects",
+            "Sessions closed for not draining their outbound queue",
+            slow_consumers.clone(),
+        );
+        Self {
+            registry,
+            connections,
+            queue_depth,
+            queue_oldest_wait,
+            assignments,
+            queue_wait,
+            first_response,
+            messages,
+            ended,
+            csat,
+            frame_errors,
+            slow_consumers,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "metrics encoding failed");
+        }
+        out
+    }
+}

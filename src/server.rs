@@ -1,0 +1,150 @@
+//! The node: HTTP routes, shared state, and `run`, which serves until the
+//! shutdown future resolves and then closes every session with 1012.
+
+use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{State, WebSocketUpgrade},
+    response::Response,
+    routing::get,
+};
+use smol_str::SmolStr;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    config::Config,
+    domain::AgentId,
+    http,
+    hub::{Hub, HubHandle, RouteError},
+    identity::IdentityVerifier,
+    metrics::Metrics,
+    session::{self, Side},
+    store::{MemoryStore, Store},
+};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The hub.
+    pub hub: HubHandle,
+    /// Metrics of this node.
+    pub metrics: Arc<Metrics>,
+    /// Agent token → agent id.
+    pub roster: HashMap<String, AgentId>,
+    /// Customer identity verification.
+    pub identity: IdentityVerifier,
+    /// The store backend.
+    pub store: Arc<dyn Store>,
+    /// Cancelled when the node shuts down; sessions close with 1012.
+    pub shutdown: CancellationToken,
+    /// Owns every session and the hub, so `run` returns only when all are done.
+    pub tasks: TaskTracker,
+}
+
+/// Why the node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The roster does not fit the routing rules.
+    #[error("routing: {0}")]
+    Routing(#[from] RouteError),
+    /// The listener failed.
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serve on `listener` until `shutdown` resolves: then stop accepting, close
+/// every session with 1012 so clients reconnect elsewhere, let the hub commit its
+/// last changes, and return.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    run_with_store(listener, config, store, shutdown).await
+}
+
+/// `run` with a given store backend.
+pub async fn run_with_store(
+    listener: TcpListener,
+    config: Config,
+    store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::new());
+    let token = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let hub = Hub::spawn(
+        config.clone(),
+        store.clone(),
+        metrics.clone(),
+        token.clone(),
+        &tasks,
+    )?;
+    let state = Arc::new(AppState {
+        roster: config
+            .agents
+            .iter()
+            .map(|a| (a.token.clone(), SmolStr::new(&a.id)))
+            .collect(),
+        identity: IdentityVerifier::new(config.identity_secret.as_deref()),
+        config,
+        hub,
+        metrics,
+        store,
+        shutdown: token.clone(),
+        tasks: tasks.clone(),
+    });
+    let app = router(state);
+    let stop = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing sessions with 1012");
+        stop.cancel();
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(token.clone().cancelled_owned())
+    .await?;
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/ws/customer", get(customer_ws))
+        .route("/ws/agent", get(agent_ws))
+        .merge(http::routes())
+        .with_state(state)
+}
+
+fn upgrade(ws: WebSocketUpgrade, state: Arc<AppState>, side: Side) -> Response {
+    let limits = &state.config.limits;
+    // Sized for tens of thousands of idle connections: tungstenite's defaults
+    // (128 KiB read buffer, allocated and zeroed per connection) cost ~140 KB each.
+    ws.read_buffer_size(limits.ws_buffer_bytes)
+        .write_buffer_size(limits.ws_buffer_bytes)
+        .max_write_buffer_size(limits.max_transport_bytes.max(limits.ws_buffer_bytes) * 4)
+        .max_message_size(limits.max_transport_bytes)
+        .max_frame_size(limits.max_transport_bytes)
+        .on_upgrade(move |socket| {
+            let tasks = state.tasks.clone();
+            tasks.track_future(session::run(socket, state, side))
+        })
+}
+
+async fn customer_ws(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    upgrade(ws, state, Side::Customer)
+}
+
+async fn agent_ws(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    upgrade(ws, state, Side::Agent)
+}

@@ -1,0 +1,335 @@
+//! One WebSocket connection, customer or agent: the `hello` handshake, then one
+//! `select!` over the socket, the bounded outbound queue, the ping tick, the
+//! slow-consumer kill switch and shutdown. Frames are parsed and checked here, so
+//! the hub only ever sees well-formed requests.
+
+pub mod link;
+mod validate;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    domain::SessionId,
+    error::{Disconnect, ErrorCode, FrameError},
+    hub::{Command, HubHandle},
+    protocol::{self, AgentFrame, CustomerFrame, error_frame},
+    server::AppState,
+};
+use link::SessionLink;
+
+/// Which endpoint the connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// `/ws/customer`.
+    Customer,
+    /// `/ws/agent`.
+    Agent,
+}
+
+/// Tells the hub the session is gone on every exit path, panics included.
+struct SessionGuard {
+    hub: HubHandle,
+    session: SessionId,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.hub.send_later(Command::Left {
+            session: self.session,
+        });
+    }
+}
+
+/// How a session ended, for the close frame.
+enum Exit {
+    /// Send this close frame.
+    Close(Disconnect),
+    /// The peer is gone or closed first: nothing to send.
+    Gone,
+}
+
+/// Run one connection to its end.
+pub async fn run(mut socket: WebSocket, app: Arc<AppState>, side: Side) {
+    let session = SessionId::new();
+    let exit = match hello(&mut socket, &app, side, session).await {
+        Ok(Some((link, outbound, guard))) => {
+            let exit = serve(&mut socket, &app, side, link, outbound).await;
+            drop(guard);
+            exit
+        }
+        Ok(None) => Exit::Gone,
+        Err(disconnect) => Exit::Close(disconnect),
+    };
+    if let Exit::Close(disconnect) = exit {
+        close(&mut socket, &disconnect).await;
+    }
+}
+
+async fn close(socket: &mut WebSocket, disconnect: &Disconnect) {
+    let frame = WsMessage::Close(Some(CloseFrame {
+        code: disconnect.code.code(),
+        reason: Utf8Bytes::from_static(disconnect.reason),
+    }));
+    // A client that does not read cannot take a close frame either: bounded.
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(frame)).await;
+}
+
+async fn send_text(socket: &mut WebSocket, text: String) -> bool {
+    socket.send(WsMessage::Text(text.into())).await.is_ok()
+}
+
+type Registered = (SessionLink, mpsc::Receiver<Utf8Bytes>, SessionGuard);
+
+/// Wait for a valid `hello` within `timeouts.hello_secs`, then register with the
+/// hub. `Ok(None)`: the peer left.
+async fn hello(
+    socket: &mut WebSocket,
+    app: &Arc<AppState>,
+    side: Side,
+    session: SessionId,
+) -> Result<Option<Registered>, Disconnect> {
+    let deadline = tokio::time::Instant::now() + app.config.timeouts.hello();
+    loop {
+        let received = tokio::select! {
+            received = tokio::time::timeout_at(deadline, socket.recv()) => received,
+            () = app.shutdown.cancelled() => return Err(Disconnect::SHUTDOWN),
+        };
+        let text = match received {
+            Err(_) => return Err(Disconnect::HELLO_TIMEOUT),
+            Ok(None | Some(Err(_)) | Some(Ok(WsMessage::Close(_)))) => return Ok(None),
+            Ok(Some(Ok(WsMessage::Text(text)))) => text,
+            Ok(Some(Ok(WsMessage::Binary(_)))) => return Err(Disconnect::PROTOCOL),
+            Ok(Some(Ok(_))) => continue,
+        };
+        if text.len() > app.config.limits.max_frame_bytes {
+            refuse(socket, app, &too_large(text.len(), app), None).await;
+            continue;
+        }
+        let (outbound_tx, outbound_rx) = mpsc::channel(app.config.limits.outbound_queue);
+        let link = SessionLink {
+            id: session,
+            outbound: outbound_tx,
+            kill: CancellationToken::new(),
+        };
+        let command = match side {
+            Side::Customer => match protocol::parse::<CustomerFrame>(&text) {
+                Ok(CustomerFrame::Hello {
+                    visitor_id,
+                    identity,
+                    resume,
+                }) => match app
+                    .identity
+                    .customer(identity.as_deref(), visitor_id.as_deref())
+                {
+                    Ok(profile) => Command::CustomerHello {
+                        link: link.clone(),
+                        profile,
+                        resume,
+                    },
+                    Err(e) => {
+                        refuse(socket, app, &e, None).await;
+                        if e.code == ErrorCode::Unauthorized {
+                            return Err(Disconnect::UNAUTHORIZED);
+                        }
+                        continue;
+                    }
+                },
+                Ok(_) => {
+                    refuse(socket, app, &before_hello(), None).await;
+                    continue;
+                }
+                Err(e) => {
+                    refuse(socket, app, &e.error, e.reference.as_deref()).await;
+                    continue;
+                }
+            },
+            Side::Agent => match protocol::parse::<AgentFrame>(&text) {
+                Ok(AgentFrame::Hello { token, resume }) => match app.roster.get(&token) {
+                    Some(agent) => Command::AgentHello {
+                        link: link.clone(),
+                        agent: agent.clone(),
+                        resume,
+                    },
+                    None => {
+                        let e = FrameError::new(ErrorCode::Unauthorized, "unknown agent token");
+                        refuse(socket, app, &e, None).await;
+                        return Err(Disconnect::UNAUTHORIZED);
+                    }
+                },
+                Ok(_) => {
+                    refuse(socket, app, &before_hello(), None).await;
+                    continue;
+                }
+                Err(e) => {
+                    refuse(socket, app, &e.error, e.reference.as_deref()).await;
+                    continue;
+                }
+            },
+        };
+        if app.hub.send(command).await.is_err() {
+            return Err(Disconnect::HUB_GONE);
+        }
+        let guard = SessionGuard {
+            hub: app.hub.clone(),
+            session,
+        };
+        return Ok(Some((link, outbound_rx, guard)));
+    }
+}
+
+fn before_hello() -> FrameError {
+    FrameError::bad_request("the first frame must be `hello`")
+}
+
+fn too_large(len: usize, app: &AppState) -> FrameError {
+    FrameError::new(
+        ErrorCode::TooLarge,
+        format!(
+            "frame is {len} bytes; the limit is {}",
+            app.config.limits.max_frame_bytes
+        ),
+    )
+}
+
+/// Answer one frame with an error, counted in the metrics.
+async fn refuse(
+    socket: &mut WebSocket,
+    app: &AppState,
+    error: &FrameError,
+    reference: Option<&str>,
+) {
+    count_error(app, error);
+    let _ = send_text(socket, error_frame(error, reference)).await;
+}
+
+fn count_error(app: &AppState, error: &FrameError) {
+    app.metrics
+        .frame_errors
+        .get_or_create(&crate::metrics::CodeLabel {
+            code: error.code.as_str(),
+        })
+        .inc();
+}
+
+/// The registered session's loop.
+async fn serve(
+    socket: &mut WebSocket,
+    app: &Arc<AppState>,
+    side: Side,
+    link: SessionLink,
+    mut outbound: mpsc::Receiver<Utf8Bytes>,
+) -> Exit {
+    let ping_every = Duration::from_secs(app.config.timeouts.ping_secs);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    loop {
+        tokio::select! {
+            biased;
+            () = link.kill.cancelled() => return Exit::Close(Disconnect::SLOW_CONSUMER),
+            () = app.shutdown.cancelled() => return Exit::Close(Disconnect::SHUTDOWN),
+            frame = outbound.recv() => {
+                let Some(frame) = frame else { return Exit::Close(Disconnect::HUB_GONE) };
+                if !write_burst(socket, &link, &mut outbound, frame).await {
+                    return if link.kill.is_cancelled() {
+                        Exit::Close(Disconnect::SLOW_CONSUMER)
+                    } else {
+                        Exit::Gone
+                    };
+                }
+            }
+            received = socket.recv() => {
+                let text = match received {
+                    None | Some(Ok(WsMessage::Close(_))) => return Exit::Gone,
+                    Some(Err(e)) => {
+                        return if is_capacity(e) {
+                            Exit::Close(Disconnect::TOO_BIG)
+                        } else {
+                            Exit::Gone
+                        };
+                    }
+                    Some(Ok(WsMessage::Text(text))) => text,
+                    Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::PROTOCOL),
+                    Some(Ok(_)) => continue,
+                };
+                if let Err(exit) = inbound(socket, app, side, link.id, &text).await {
+                    return exit;
+                }
+            }
+            _ = ping.tick() => {
+                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    return Exit::Gone;
+                }
+            }
+        }
+    }
+}
+
+/// Write a frame and whatever else is already queued, flushing once; a write
+/// that blocks is abandoned when the hub declares the session a slow consumer.
+async fn write_burst(
+    socket: &mut WebSocket,
+    link: &SessionLink,
+    outbound: &mut mpsc::Receiver<Utf8Bytes>,
+    first: Utf8Bytes,
+) -> bool {
+    let write = async {
+        socket.feed(WsMessage::Text(first)).await?;
+        while let Ok(more) = outbound.try_recv() {
+            socket.feed(WsMessage::Text(more)).await?;
+        }
+        socket.flush().await
+    };
+    tokio::select! {
+        written = write => written.is_ok(),
+        () = link.kill.cancelled() => false,
+    }
+}
+
+/// Did the read fail on the transport size limit (`limits.max_transport_bytes`)?
+fn is_capacity(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
+/// One text frame from a registered session: check it, then pass it to the hub.
+async fn inbound(
+    socket: &mut WebSocket,
+    app: &Arc<AppState>,
+    side: Side,
+    session: SessionId,
+    text: &str,
+) -> Result<(), Exit> {
+    if text.len() > app.config.limits.max_frame_bytes {
+        refuse(socket, app, &too_large(text.len(), app), None).await;
+        return Ok(());
+    }
+    let command = match side {
+        Side::Customer => protocol::parse::<CustomerFrame>(text)
+            .map_err(|e| (e.error, e.reference))
+            .and_then(|mut frame| {
+                validate::customer(&mut frame, &app.config)
+                    .map(|()| Command::FromCustomer { session, frame })
+            }),
+        Side::Agent => protocol::parse::<AgentFrame>(text)
+            .map_err(|e| (e.error, e.reference))
+            .and_then(|frame| {
+                validate::agent(&frame, &app.config).map(|()| Command::FromAgent { session, frame })
+            }),
+    };
+    match command {
+        Ok(command) => app
+            .hub
+            .send(command)
+            .await
+            .map_err(|_| Exit::Close(Disconnect::HUB_GONE)),
+        Err((error, reference)) => {
+            refuse(socket, app, &error, reference.as_deref()).await;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The embedded store: conversations in process memory. Durable for the life of
+//! the process, which is what one node with nothing installed can offer.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Mutex,
+};
+
+use async_trait::async_trait;
+
+use super::{Change, ConversationRecord, Store, StoreError};
+use crate::domain::ConversationId;
+
+/// Conversations in a map. A std `Mutex`: it is never held across an `.await`
+/// and every critical section is a few map operations.
+#[derive(Debug)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    /// Ended conversations kept before the oldest is dropped.
+    retain_ended: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    conversations: HashMap<ConversationId, ConversationRecord>,
+    /// Ended conversations, oldest first, for eviction.
+    ended: VecDeque<ConversationId>,
+}
+
+impl MemoryStore {
+    /// A store keeping at most `retain_ended` ended conversations (open ones are
+    /// always kept).
+    pub fn new(retain_ended: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            retain_ended,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves maps that are still consistent per
+        // change, so a poisoned lock is safe to keep using.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(100_000)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn commit(&self, batch: &[Change]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for change in batch {
+            let id = change.conversation();
+            if let Some(record) = ConversationRecord::opened(change) {
+                inner.conversations.entry(id).or_insert(record);
+                continue;
+            }
+            let record = inner
+                .conversations
+                .get_mut(&id)
+                .ok_or(StoreError::Missing(id))?;
+            let was_open = record.state.is_open();
+            record.apply(change);
+            if was_open && !record.state.is_open() {
+                inner.ended.push_back(id);
+                while inner.ended.len() > self.retain_ended {
+                    if let Some(old) = inner.ended.pop_front() {
+                        inner.conversations.remove(&old);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        Ok(self.lock().conversations.get(&id).cloned())
+    }
+
+    async fn open_conversations(&self) -> Result<Vec<ConversationRecord>, StoreError> {
+        let mut open: Vec<_> = self
+            .lock()
+            .conversations
+            .values()
+            .filter(|r| r.state.is_open())
+            .cloned()
+            .collect();
+        // Ids are UUID v7: creation order, which is the queue's arrival order.
+        open.sort_by_key(|r| r.id);
+        Ok(open)
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}

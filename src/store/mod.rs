@@ -1,0 +1,231 @@
+//! Durable record of conversations, behind one trait with a backend per
+//! deployment: `memory` (one node, nothing to install) and, later, `redis`.
+//!
+//! The hub writes every change a client is about to hear of as a `Change`, in
+//! batches: one `commit` per burst of frames, before the frames are sent. A
+//! backend applies the changes in order and must make the whole batch durable
+//! (for its notion of durable) before returning.
+
+mod memory;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+pub use memory::MemoryStore;
+
+use crate::domain::{
+    AgentId, ConversationId, ConversationState, CustomerProfile, EndReason, Language, Message,
+    Priority, Topic,
+};
+
+/// A store failure: the batch was not (wholly) written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or refused the write.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A change refers to a conversation the store does not have.
+    #[error("store has no conversation {0}")]
+    Missing(ConversationId),
+}
+
+/// One state change, in the order the hub made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// A new conversation entered the queue.
+    Opened {
+        /// Id.
+        id: ConversationId,
+        /// The customer.
+        customer: CustomerProfile,
+        /// Topic.
+        topic: Topic,
+        /// Language.
+        language: Language,
+        /// Priority.
+        priority: Priority,
+        /// Pre-chat context.
+        metadata: Map<String, Value>,
+        /// Wall-clock start.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Back in the queue (agent gone, transfer, first-reply timeout).
+    Requeued {
+        /// Id.
+        id: ConversationId,
+        /// Topic now.
+        topic: Topic,
+        /// Priority now.
+        priority: Priority,
+    },
+    /// Held by an agent.
+    Assigned {
+        /// Id.
+        id: ConversationId,
+        /// The agent.
+        agent: AgentId,
+    },
+    /// A message was stored.
+    Appended {
+        /// Id.
+        id: ConversationId,
+        /// The message with its `seq`.
+        message: Message,
+    },
+    /// The conversation ended.
+    Ended {
+        /// Id.
+        id: ConversationId,
+        /// Final state.
+        state: ConversationState,
+        /// Why.
+        reason: EndReason,
+        /// Wall-clock end.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// The customer rated it.
+    Rated {
+        /// Id.
+        id: ConversationId,
+        /// 1-5.
+        score: u8,
+    },
+}
+
+impl Change {
+    /// The conversation the change is about.
+    pub fn conversation(&self) -> ConversationId {
+        match self {
+            Self::Opened { id, .. }
+            | Self::Requeued { id, .. }
+            | Self::Assigned { id, .. }
+            | Self::Appended { id, .. }
+            | Self::Ended { id, .. }
+            | Self::Rated { id, .. } => *id,
+        }
+    }
+}
+
+/// A conversation as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRecord {
+    /// Id.
+    pub id: ConversationId,
+    /// The customer.
+    pub customer: CustomerProfile,
+    /// Topic.
+    pub topic: Topic,
+    /// Language.
+    pub language: Language,
+    /// Priority.
+    pub priority: Priority,
+    /// Pre-chat context.
+    pub metadata: Map<String, Value>,
+    /// State.
+    pub state: ConversationState,
+    /// The agent, while assigned (and the last one, once ended).
+    pub agent: Option<AgentId>,
+    /// Transcript in `seq` order.
+    pub messages: Vec<Message>,
+    /// Why it ended.
+    pub end_reason: Option<EndReason>,
+    /// CSAT.
+    pub rating: Option<u8>,
+    /// Wall-clock start.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Wall-clock end.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+impl ConversationRecord {
+    /// Apply one change to this record (the change's id must be this record's).
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::Opened { .. } => {}
+            Change::Requeued {
+                topic, priority, ..
+            } => {
+                self.state = ConversationState::Queued;
+                self.topic = topic.clone();
+                self.priority = *priority;
+            }
+            Change::Assigned { agent, .. } => {
+                self.state = ConversationState::Assigned;
+                self.agent = Some(agent.clone());
+            }
+            Change::Appended { message, .. } => {
+                // Idempotent: a change replayed after a partial failure must not
+                // store the message twice.
+                if message.seq == self.messages.len() as u64 + 1 {
+                    self.messages.push(message.clone());
+                }
+            }
+            Change::Ended {
+                state, reason, at, ..
+            } => {
+                self.state = *state;
+                self.end_reason = Some(*reason);
+                self.ended_at = Some(*at);
+            }
+            Change::Rated { score, .. } => self.rating = Some(*score),
+        }
+    }
+
+    /// A fresh record from an `Opened` change.
+    pub fn opened(change: &Change) -> Option<Self> {
+        let Change::Opened {
+            id,
+            customer,
+            topic,
+            language,
+            priority,
+            metadata,
+            at,
+        } = change
+        else {
+            return None;
+        };
+        Some(Self {
+            id: *id,
+            customer: customer.clone(),
+            topic: topic.clone(),
+            language: language.clone(),
+            priority: *priority,
+            metadata: metadata.clone(),
+            state: ConversationState::Queued,
+            agent: None,
+            messages: Vec::new(),
+            end_reason: None,
+            rating: None,
+            started_at: *at,
+            ended_at: None,
+        })
+    }
+}
+
+/// Where conversations are kept.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Apply a batch of changes in order, durably, all or nothing as far as the
+    /// backend allows.
+    async fn commit(&self, batch: &[Change]) -> Result<(), StoreError>;
+
+    /// One conversation, open or ended (ended ones are kept for a bounded time).
+    async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError>;
+
+    /// Every open conversation, to rebuild the hub on start-up.
+    async fn open_conversations(&self) -> Result<Vec<ConversationRecord>, StoreError>;
+
+    /// Backend name for logs and `/healthz`.
+    fn backend(&self) -> &'static str;
+}
