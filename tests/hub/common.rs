@@ -1,0 +1,264 @@
+//! Test fixtures: a real server on 127.0.0.1:0 in-process, WebSocket clients that
+//! talk real bytes, identity tokens, and a bare HTTP GET.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use switchboard::config::{AgentConfig, Config};
+use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, protocol::frame::coding::CloseCode},
+};
+
+/// How long a test waits for a frame it expects.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+/// Secret for identity tokens in tests.
+pub const SECRET: &str = "test-identity-secret-0123456789";
+
+/// A server running in this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Start a server with this configuration on a free port.
+    pub async fn start(mut config: Config) -> Self {
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.validate().expect("test config is valid");
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            switchboard::server::run(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    /// Trigger shutdown and wait for `run` to return.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(10), handle)
+                .await
+                .expect("server stops within 10 s")
+                .expect("server task did not panic");
+        }
+    }
+
+    pub async fn customer(&self, visitor: &str) -> (Ws, Value) {
+        let mut ws = Ws::connect(self.addr, "/ws/customer").await;
+        ws.send(json!({"type": "hello", "visitor_id": visitor})).await;
+        let welcome = ws.expect("welcome").await;
+        (ws, welcome)
+    }
+
+    pub async fn customer_with(&self, hello: Value) -> (Ws, Value) {
+        let mut ws = Ws::connect(self.addr, "/ws/customer").await;
+        ws.send(hello).await;
+        let welcome = ws.expect("welcome").await;
+        (ws, welcome)
+    }
+
+    pub async fn agent(&self, token: &str) -> (Ws, Value) {
+        let mut ws = Ws::connect(self.addr, "/ws/agent").await;
+        ws.send(json!({"type": "hello", "token": token})).await;
+        let welcome = ws.expect("welcome").await;
+        (ws, welcome)
+    }
+
+    /// Body of GET `path`.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr);
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An agent of the roster, token `token-<id>`.
+pub fn agent(id: &str, skills: &[&str], languages: &[&str], capacity: u32) -> AgentConfig {
+    AgentConfig {
+        id: id.into(),
+        name: format!("Agent {id}"),
+        token: format!("token-{id}"),
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        languages: languages.iter().map(|s| s.to_string()).collect(),
+        capacity,
+    }
+}
+
+/// A config for tests: small timeouts that do not fire unless a test wants them.
+pub fn config(agents: Vec<AgentConfig>) -> Config {
+    let mut config = Config::default();
+    config.identity_secret = Some(SECRET.into());
+    config.agents = agents;
+    config.routing.position_update_ms = 50;
+    config
+}
+
+/// An identity token signed with `secret`.
+pub fn identity(secret: &str, sub: &str, tier: &str, exp_from_now: i64) -> String {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    let exp = time::OffsetDateTime::now_utc().unix_timestamp() + exp_from_now;
+    encode(
+        &Header::default(),
+        &json!({"sub": sub, "tier": tier, "name": format!("User {sub}"), "exp": exp}),
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// One WebSocket client.
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn connect(addr: SocketAddr, path: &str) -> Self {
+        let (stream, _) = connect_async(format!("ws://{addr}{path}"))
+            .await
+            .expect("websocket connects");
+        Self { stream }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.stream.send(message).await.expect("send");
+    }
+
+    /// The next text frame as JSON, within `PATIENCE`.
+    pub async fn recv(&mut self) -> Value {
+        match self.next(PATIENCE).await {
+            Some(Ok(v)) => v,
+            Some(Err(close)) => panic!("expected a frame, got close {close:?}"),
+            None => panic!("no frame within {PATIENCE:?}"),
+        }
+    }
+
+    /// The next frame, or the close (code, reason), or None on timeout.
+    pub async fn next(&mut self, wait: Duration) -> Option<Result<Value, (u16, String)>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()?;
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(Ok(serde_json::from_str(&text).expect("server sends JSON")));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.to_string()))
+                        .unwrap_or((u16::from(CloseCode::Status), String::new()));
+                    return Some(Err((code, reason)));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Some(Err((1006, "connection lost".into()))),
+            }
+        }
+    }
+
+    /// The next frame, asserting its type.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let frame = self.recv().await;
+        assert_eq!(frame["type"], kind, "expected `{kind}`, got {frame}");
+        frame
+    }
+
+    /// Skip frames until one of this type arrives (for tests about something else).
+    pub async fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// The close frame, skipping any frames before it.
+    pub async fn expect_close(&mut self) -> (u16, String) {
+        loop {
+            match self.next(PATIENCE).await {
+                Some(Ok(_)) => continue,
+                Some(Err(close)) => return close,
+                None => panic!("no close within {PATIENCE:?}"),
+            }
+        }
+    }
+
+    /// Assert nothing arrives for `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Some(frame) = self.next(wait).await {
+            panic!("expected silence, got {frame:?}");
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+/// `start` frame.
+pub fn start(topic: &str, text: Option<&str>) -> Value {
+    match text {
+        Some(text) => json!({"type": "start", "topic": topic, "language": "en", "text": text}),
+        None => json!({"type": "start", "topic": topic, "language": "en"}),
+    }
+}
+
+/// Customer `message` frame.
+pub fn say(id: &str, text: &str) -> Value {
+    json!({"type": "message", "client_msg_id": id, "text": text})
+}
+
+/// Agent `message` frame.
+pub fn reply(conversation: &Value, id: &str, text: &str) -> Value {
+    json!({"type": "message", "conversation_id": conversation, "client_msg_id": id, "text": text})
+}
