@@ -169,7 +169,7 @@ impl Hub {
                 }
                 .render()
                 .into();
-                self.to_customer(&key, &frame);
+                self.send_to_customer(&key, &frame);
             }
             AgentFrame::Resolve { conversation_id } => {
                 if self.holds(session, &agent, conversation_id, None) {

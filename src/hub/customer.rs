@@ -240,7 +240,7 @@ impl Hub {
                     }
                     .render()
                     .into();
-                    self.to_agent(&agent, &frame);
+                    self.send_to_agent(&agent, &frame);
                 }
             }
             CustomerFrame::Close {} => match open {
@@ -391,6 +391,6 @@ impl Hub {
         }
         .render()
         .into();
-        self.to_customer(key, &frame);
+        self.send_to_customer(key, &frame);
     }
 }

@@ -71,8 +71,8 @@ impl Hub {
             id: conversation,
             agent: agent.clone(),
         });
-        self.to_customer(&customer_key, &to_customer);
-        self.to_agent(&agent, &to_agent);
+        self.send_to_customer(&customer_key, &to_customer);
+        self.send_to_agent(&agent, &to_agent);
 
         let label = TopicLabel {
             topic: spec.topic.to_string(),
@@ -165,7 +165,7 @@ impl Hub {
         if let Some(c) = self.conversations.get_mut(&conversation) {
             c.told_position = Some(position);
         }
-        self.to_customer(&key, &frame);
+        self.send_to_customer(&key, &frame);
     }
 
     /// Positions change on every assignment; they are told in batches, per line
@@ -197,7 +197,7 @@ impl Hub {
         }
         .render()
         .into();
-        self.to_both(&conversation, &frame);
+        self.send_to_both(&conversation, &frame);
         self.writes.push(Change::Ended {
             id: conversation,
             state,
@@ -255,7 +255,7 @@ impl Hub {
         }
         .render()
         .into();
-        self.to_agent(&previous, &frame);
+        self.send_to_agent(&previous, &frame);
         // The notice goes to the agent too, while it still holds the chat, so its
         // transcript shows why it lost it.
         self.notice(conversation, notice);
@@ -308,7 +308,7 @@ impl Hub {
         };
         entry.status = status;
         let frame = ServerFrame::Status { status, reason }.render().into();
-        self.to_agent(agent, &frame);
+        self.send_to_agent(agent, &frame);
         if status == AgentStatus::Offline {
             self.release_all(agent, now);
         }

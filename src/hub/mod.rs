@@ -404,7 +404,7 @@ impl Hub {
         self.send(session, error_frame(&error, reference).into());
     }
 
-    fn to_customer(&mut self, customer: &CustomerKey, frame: &Utf8Bytes) {
+    fn send_to_customer(&mut self, customer: &CustomerKey, frame: &Utf8Bytes) {
         if let Some(entry) = self.customers.get(customer) {
             for &s in &entry.sessions {
                 self.outbox.push((s, frame.clone()));
@@ -412,7 +412,7 @@ impl Hub {
         }
     }
 
-    fn to_agent(&mut self, agent: &AgentId, frame: &Utf8Bytes) {
+    fn send_to_agent(&mut self, agent: &AgentId, frame: &Utf8Bytes) {
         if let Some(entry) = self.agents.get(agent) {
             for &s in &entry.sessions {
                 self.outbox.push((s, frame.clone()));
@@ -429,13 +429,13 @@ impl Hub {
     }
 
     /// Send a frame to both sides of a conversation.
-    fn to_both(&mut self, conversation: &ConversationId, frame: &Utf8Bytes) {
+    fn send_to_both(&mut self, conversation: &ConversationId, frame: &Utf8Bytes) {
         if let Some(c) = self.conversations.get(conversation) {
             let customer = c.customer.key.clone();
-            self.to_customer(&customer, frame);
+            self.send_to_customer(&customer, frame);
         }
         if let Some(agent) = self.holder(conversation) {
-            self.to_agent(&agent, frame);
+            self.send_to_agent(&agent, frame);
         }
     }
 
@@ -485,7 +485,7 @@ impl Hub {
                     id: conversation,
                     message,
                 });
-                self.to_both(&conversation, &frame);
+                self.send_to_both(&conversation, &frame);
                 Some(seq)
             }
         }

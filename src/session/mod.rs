@@ -225,6 +225,7 @@ async fn serve(
     mut outbound: mpsc::Receiver<Utf8Bytes>,
 ) -> Exit {
     let ping_every = Duration::from_secs(app.config.timeouts.ping_secs);
+    let flush_every = app.config.limits.max_transport_bytes;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     loop {
         tokio::select! {
@@ -233,7 +234,7 @@ async fn serve(
             () = app.shutdown.cancelled() => return Exit::Close(Disconnect::SHUTDOWN),
             frame = outbound.recv() => {
                 let Some(frame) = frame else { return Exit::Close(Disconnect::HUB_GONE) };
-                if !write_burst(socket, &link, &mut outbound, frame).await {
+                if !write_burst(socket, &link, &mut outbound, frame, flush_every).await {
                     return if link.kill.is_cancelled() {
                         Exit::Close(Disconnect::SLOW_CONSUMER)
                     } else {
@@ -268,17 +269,26 @@ async fn serve(
     }
 }
 
-/// Write a frame and whatever else is already queued, flushing once; a write
-/// that blocks is abandoned when the hub declares the session a slow consumer.
+/// Write a frame and whatever else is already queued, flushing once per
+/// `flush_every` bytes (tungstenite refuses to buffer past its write limit); a
+/// write that blocks is abandoned when the hub declares the session a slow
+/// consumer.
 async fn write_burst(
     socket: &mut WebSocket,
     link: &SessionLink,
     outbound: &mut mpsc::Receiver<Utf8Bytes>,
     first: Utf8Bytes,
+    flush_every: usize,
 ) -> bool {
     let write = async {
+        let mut pending = first.len();
         socket.feed(WsMessage::Text(first)).await?;
         while let Ok(more) = outbound.try_recv() {
+            if pending >= flush_every {
+                socket.flush().await?;
+                pending = 0;
+            }
+            pending += more.len();
             socket.feed(WsMessage::Text(more)).await?;
         }
         socket.flush().await

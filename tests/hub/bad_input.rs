@@ -81,12 +81,27 @@ async fn malformed_frames_get_bad_request_and_the_session_goes_on() {
         (r#"{"text":"no type"}"#, "field `type` is required"),
         (r#"{"type":7}"#, "field `type` must be a string"),
         (r#"{"type":"dance"}"#, "unknown frame type `dance`"),
-        (r#"{"type":"start"}"#, "`start` frame: field `topic` is required"),
-        (r#"{"type":"typing","on":"yes"}"#, "`typing` frame: invalid type"),
-        (r#"{"type":"start","topic":"astrology"}"#, "unknown topic `astrology`"),
-        (r#"{"type":"start","topic":"trading","language":"english!"}"#, "is not a language code"),
+        (
+            r#"{"type":"start"}"#,
+            "`start` frame: field `topic` is required",
+        ),
+        (
+            r#"{"type":"typing","on":"yes"}"#,
+            "`typing` frame: invalid type",
+        ),
+        (
+            r#"{"type":"start","topic":"astrology"}"#,
+            "unknown topic `astrology`",
+        ),
+        (
+            r#"{"type":"start","topic":"trading","language":"english!"}"#,
+            "is not a language code",
+        ),
         (r#"{"type":"rate","score":9}"#, "`score` must be 1 to 5"),
-        (r#"{"type":"hello","visitor_id":"again"}"#, "hello was already received"),
+        (
+            r#"{"type":"hello","visitor_id":"again"}"#,
+            "hello was already received",
+        ),
     ];
     for (frame, expected) in cases {
         let error = error_for(&mut customer, frame).await;
@@ -97,10 +112,18 @@ async fn malformed_frames_get_bad_request_and_the_session_goes_on() {
     // A message with a missing field still echoes its client_msg_id as `ref`.
     let error = error_for(&mut customer, r#"{"type":"message","client_msg_id":"c-9"}"#).await;
     assert_eq!(error["ref"], "c-9");
-    assert_eq!(error["message"], "`message` frame: field `text` is required");
+    assert_eq!(
+        error["message"],
+        "`message` frame: field `text` is required"
+    );
     // Empty text and a too-long id.
     let error = error_for(&mut customer, &say("c-10", "   ").to_string()).await;
-    assert!(error["message"].as_str().unwrap().contains("must not be empty"));
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("must not be empty")
+    );
     let long_id = "x".repeat(65);
     let error = error_for(&mut customer, &say(&long_id, "hi").to_string()).await;
     assert!(error["message"].as_str().unwrap().contains("client_msg_id"));
@@ -137,7 +160,8 @@ async fn oversized_input_gets_too_large_or_a_1009_close() {
     let error = error_for(&mut customer, &say("c-2", &"é".repeat(201)).to_string()).await;
     assert_eq!(error["code"], "too_large");
     assert_eq!(error["ref"], "c-2");
-    let metadata = json!({"type": "start", "topic": "trading", "metadata": {"blob": "m".repeat(300)}});
+    let metadata =
+        json!({"type": "start", "topic": "trading", "metadata": {"blob": "m".repeat(300)}});
     let error = error_for(&mut customer, &metadata.to_string()).await;
     assert_eq!(error["code"], "too_large");
     customer.send(say("c-3", "fine")).await;
@@ -167,7 +191,9 @@ async fn frames_before_hello_and_hello_timeout() {
     assert!(error["message"].as_str().unwrap().contains("visitor_id"));
     let error = error_for(&mut early, r#"{"type":"hello","visitor_id":"has spaces"}"#).await;
     assert_eq!(error["code"], "bad_request");
-    early.send(json!({"type": "hello", "visitor_id": "late-but-fine"})).await;
+    early
+        .send(json!({"type": "hello", "visitor_id": "late-but-fine"}))
+        .await;
     let _ = early.expect("welcome").await;
 
     // Silence: closed with 1008 after hello_secs.
@@ -191,13 +217,18 @@ async fn bad_credentials_are_refused_and_closed() {
     let mut others = Bystanders::new(&server).await;
 
     let mut agent = Ws::connect(server.addr, "/ws/agent").await;
-    agent.send(json!({"type": "hello", "token": "token-nobody"})).await;
+    agent
+        .send(json!({"type": "hello", "token": "token-nobody"}))
+        .await;
     let error = agent.expect("error").await;
     assert_eq!(error["code"], "unauthorized");
     assert_eq!(agent.expect_close().await.0, 1008);
 
     let cases = [
-        (identity("wrong-secret-wrong-secret", "1", "vip", 600), "signature"),
+        (
+            identity("wrong-secret-wrong-secret", "1", "vip", 600),
+            "signature",
+        ),
         (identity(SECRET, "1", "vip", -600), "expired"),
         (identity(SECRET, "1", "platinum", 600), "tier"),
         ("not.a.jwt".to_string(), "invalid"),
@@ -209,8 +240,15 @@ async fn bad_credentials_are_refused_and_closed() {
             .await;
         let error = customer.expect("error").await;
         assert_eq!(error["code"], "unauthorized");
-        assert!(error["message"].as_str().unwrap().contains(expected), "{error}");
-        assert_eq!(customer.expect_close().await.0, 1008, "never downgraded to the visitor");
+        assert!(
+            error["message"].as_str().unwrap().contains(expected),
+            "{error}"
+        );
+        assert_eq!(
+            customer.expect_close().await.0,
+            1008,
+            "never downgraded to the visitor"
+        );
     }
     others.still_chatting().await;
     server.shutdown().await;
@@ -248,7 +286,10 @@ async fn agents_cannot_touch_conversations_they_do_not_hold() {
     )
     .await;
     assert_eq!(error["code"], "bad_request");
-    others.customer.expect_silence(Duration::from_millis(200)).await;
+    others
+        .customer
+        .expect_silence(Duration::from_millis(200))
+        .await;
     others.still_chatting().await;
     server.shutdown().await;
 }

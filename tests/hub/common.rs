@@ -63,7 +63,8 @@ impl TestServer {
 
     pub async fn customer(&self, visitor: &str) -> (Ws, Value) {
         let mut ws = Ws::connect(self.addr, "/ws/customer").await;
-        ws.send(json!({"type": "hello", "visitor_id": visitor})).await;
+        ws.send(json!({"type": "hello", "visitor_id": visitor}))
+            .await;
         let welcome = ws.expect("welcome").await;
         (ws, welcome)
     }
@@ -86,8 +87,10 @@ impl TestServer {
     pub async fn get(&self, path: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr);
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).await.unwrap();
@@ -126,9 +129,11 @@ pub fn agent(id: &str, skills: &[&str], languages: &[&str], capacity: u32) -> Ag
 
 /// A config for tests: small timeouts that do not fire unless a test wants them.
 pub fn config(agents: Vec<AgentConfig>) -> Config {
-    let mut config = Config::default();
-    config.identity_secret = Some(SECRET.into());
-    config.agents = agents;
+    let mut config = Config {
+        identity_secret: Some(SECRET.into()),
+        agents,
+        ..Config::default()
+    };
     config.routing.position_update_ms = 50;
     config
 }

@@ -27,10 +27,16 @@ async fn two_tabs_share_one_conversation_and_see_every_message() {
 
     // A second `start` joins: no new conversation, no new queue entry.
     tab2.send(start("trading", Some("hi from tab 2"))).await;
-    assert_eq!(tab2.expect("assigned").await["conversation_id"], conversation);
+    assert_eq!(
+        tab2.expect("assigned").await["conversation_id"],
+        conversation
+    );
     for ws in [&mut tab1, &mut tab2, &mut ann] {
         let m = ws.expect("message").await;
-        assert_eq!((m["seq"].clone(), m["text"].clone()), (json!(2), json!("hi from tab 2")));
+        assert_eq!(
+            (m["seq"].clone(), m["text"].clone()),
+            (json!(2), json!("hi from tab 2"))
+        );
         assert_eq!(m["conversation_id"], conversation);
     }
     ann.expect_silence(Duration::from_millis(200)).await;
@@ -95,8 +101,14 @@ async fn reconnect_with_resume_gets_only_what_it_missed_once() {
     assert_eq!(welcome["conversation"]["last_seq"], 4);
     let three = back.expect("message").await;
     let four = back.expect("message").await;
-    assert_eq!((three["seq"].clone(), three["text"].clone()), (json!(3), json!("three")));
-    assert_eq!((four["seq"].clone(), four["text"].clone()), (json!(4), json!("four")));
+    assert_eq!(
+        (three["seq"].clone(), three["text"].clone()),
+        (json!(3), json!("three"))
+    );
+    assert_eq!(
+        (four["seq"].clone(), four["text"].clone()),
+        (json!(4), json!("four"))
+    );
     back.expect_silence(Duration::from_millis(300)).await;
 
     // And the conversation goes on.
@@ -129,7 +141,10 @@ async fn agent_reconnect_resumes_its_chats() {
     assert_eq!(held[0]["last_seq"], 2);
     assert_eq!(held[0]["customer"]["key"], "v:c");
     let missed = back.expect("message").await;
-    assert_eq!((missed["seq"].clone(), missed["text"].clone()), (json!(2), json!("two")));
+    assert_eq!(
+        (missed["seq"].clone(), missed["text"].clone()),
+        (json!(2), json!("two"))
+    );
     back.expect_silence(Duration::from_millis(200)).await;
     server.shutdown().await;
 }
@@ -147,7 +162,11 @@ async fn resent_client_msg_id_gets_its_original_seq_and_is_stored_once() {
     let echo = customer.expect("message").await;
     assert_eq!(ann.expect("message").await, echo);
     customer.send(say("c-1", "once")).await;
-    assert_eq!(customer.expect("message").await, echo, "same seq, same frame");
+    assert_eq!(
+        customer.expect("message").await,
+        echo,
+        "same seq, same frame"
+    );
     ann.expect_silence(Duration::from_millis(300)).await;
 
     ann.send(reply(&conversation, "a-1", "ok")).await;
@@ -177,7 +196,8 @@ async fn resume_of_an_ended_conversation_tells_how_it_ended() {
     let (mut other_tab, _) = server.customer("c").await;
     customer.close().await;
     ann.send(reply(&conversation, "a-1", "all done")).await;
-    ann.send(json!({"type": "resolve", "conversation_id": conversation})).await;
+    ann.send(json!({"type": "resolve", "conversation_id": conversation}))
+        .await;
     let _ = other_tab.until("ended").await;
 
     let (mut back, welcome) = server

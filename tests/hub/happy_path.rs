@@ -6,7 +6,13 @@ use crate::common::*;
 
 #[tokio::test]
 async fn customer_and_agent_chat_from_hello_to_rating() {
-    let server = TestServer::start(config(vec![agent("ann", &["deposit_withdrawal"], &["en"], 2)])).await;
+    let server = TestServer::start(config(vec![agent(
+        "ann",
+        &["deposit_withdrawal"],
+        &["en"],
+        2,
+    )]))
+    .await;
 
     // Customer first: no agent yet, so it waits in the queue.
     let (mut customer, welcome) = server.customer("visitor-1").await;
@@ -45,7 +51,10 @@ async fn customer_and_agent_chat_from_hello_to_rating() {
     assert_eq!(assigned["conversation_id"], conversation);
     assert_eq!(assigned["customer"]["key"], "v:visitor-1");
     assert_eq!(assigned["customer"]["verified"], false);
-    assert_eq!(assigned["customer"]["metadata"], json!({"uid": "12345", "txid": "abc"}));
+    assert_eq!(
+        assigned["customer"]["metadata"],
+        json!({"uid": "12345", "txid": "abc"})
+    );
     assert_eq!(assigned["topic"], "deposit_withdrawal");
     assert_eq!(assigned["language"], "en");
     assert_eq!(assigned["priority"], "standard");
@@ -59,7 +68,9 @@ async fn customer_and_agent_chat_from_hello_to_rating() {
     assert_eq!(assigned["agent"], json!({"id": "ann", "name": "Agent ann"}));
 
     // Agent replies: echoed to the agent (the acknowledgement) and delivered.
-    agent.send(reply(&conversation, "a-1", "Hello! Let me check.")).await;
+    agent
+        .send(reply(&conversation, "a-1", "Hello! Let me check."))
+        .await;
     for side in [&mut agent, &mut customer] {
         let m = side.expect("message").await;
         assert_eq!(m["conversation_id"], conversation);
@@ -73,10 +84,18 @@ async fn customer_and_agent_chat_from_hello_to_rating() {
     // Typing goes to the other side only, never stored.
     customer.send(json!({"type": "typing", "on": true})).await;
     let typing = agent.expect("typing").await;
-    assert_eq!(typing, json!({"type": "typing", "conversation_id": conversation, "from": "customer", "on": true}));
-    agent.send(json!({"type": "typing", "conversation_id": conversation, "on": false})).await;
+    assert_eq!(
+        typing,
+        json!({"type": "typing", "conversation_id": conversation, "from": "customer", "on": true})
+    );
+    agent
+        .send(json!({"type": "typing", "conversation_id": conversation, "on": false}))
+        .await;
     let typing = customer.expect("typing").await;
-    assert_eq!(typing, json!({"type": "typing", "conversation_id": conversation, "from": "agent", "on": false}));
+    assert_eq!(
+        typing,
+        json!({"type": "typing", "conversation_id": conversation, "from": "agent", "on": false})
+    );
 
     customer.send(say("c-1", "TxID is abc")).await;
     for side in [&mut customer, &mut agent] {
@@ -86,7 +105,9 @@ async fn customer_and_agent_chat_from_hello_to_rating() {
         assert_eq!(m["client_msg_id"], "c-1");
     }
 
-    agent.send(json!({"type": "resolve", "conversation_id": conversation})).await;
+    agent
+        .send(json!({"type": "resolve", "conversation_id": conversation}))
+        .await;
     for side in [&mut agent, &mut customer] {
         let ended = side.expect("ended").await;
         assert_eq!(
@@ -97,7 +118,10 @@ async fn customer_and_agent_chat_from_hello_to_rating() {
 
     customer.send(json!({"type": "rate", "score": 5})).await;
     let rated = customer.expect("rated").await;
-    assert_eq!(rated, json!({"type": "rated", "conversation_id": conversation, "score": 5}));
+    assert_eq!(
+        rated,
+        json!({"type": "rated", "conversation_id": conversation, "score": 5})
+    );
 
     // The customer can start again: a new conversation.
     customer.send(start("deposit_withdrawal", None)).await;
@@ -105,8 +129,12 @@ async fn customer_and_agent_chat_from_hello_to_rating() {
     assert_ne!(assigned["conversation_id"], conversation);
     let _ = agent.expect("assigned").await;
 
-    customer.expect_silence(std::time::Duration::from_millis(200)).await;
-    agent.expect_silence(std::time::Duration::from_millis(200)).await;
+    customer
+        .expect_silence(std::time::Duration::from_millis(200))
+        .await;
+    agent
+        .expect_silence(std::time::Duration::from_millis(200))
+        .await;
 
     // Metrics saw it.
     let (status, body) = server.get("/metrics").await;

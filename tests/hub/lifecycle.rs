@@ -39,7 +39,8 @@ async fn agent_grace_expiry_hands_chats_to_another_agent_with_the_transcript() {
     let queued = customer.expect("queued").await;
     assert_eq!(queued["position"], 1);
 
-    bob.send(json!({"type": "status", "status": "online"})).await;
+    bob.send(json!({"type": "status", "status": "online"}))
+        .await;
     let _ = bob.expect("status").await;
     let assigned = bob.expect("assigned").await;
     assert_eq!(assigned["conversation_id"], conversation);
@@ -62,7 +63,10 @@ async fn agent_grace_expiry_hands_chats_to_another_agent_with_the_transcript() {
         .await;
     let welcome = ann.expect("welcome").await;
     assert_eq!(welcome["conversations"], json!([]));
-    assert_eq!(ann.expect("unassigned").await["conversation_id"], conversation);
+    assert_eq!(
+        ann.expect("unassigned").await["conversation_id"],
+        conversation
+    );
     server.shutdown().await;
 }
 
@@ -103,7 +107,10 @@ async fn customer_grace_expiry_abandons_the_conversation() {
     let (mut again, welcome) = server.customer("c").await;
     assert!(welcome["conversation"].is_null());
     again.send(start("trading", None)).await;
-    assert_ne!(again.expect("assigned").await["conversation_id"], conversation);
+    assert_ne!(
+        again.expect("assigned").await["conversation_id"],
+        conversation
+    );
     server.shutdown().await;
 }
 
@@ -190,15 +197,20 @@ async fn transfer_requeues_under_the_new_topic_keeping_the_original_wait() {
     let (mut kyc, _) = server.agent("token-kyc").await;
     // kyc is busy with someone else.
     let (mut busy, _) = server.customer("busy").await;
-    busy.send(json!({"type": "start", "topic": "verification", "language": "en"})).await;
+    busy.send(json!({"type": "start", "topic": "verification", "language": "en"}))
+        .await;
     let busy_id = kyc.expect("assigned").await["conversation_id"].clone();
 
     let (mut customer, _) = server.customer("c").await;
-    customer.send(start("trading", Some("actually this is about my KYC"))).await;
+    customer
+        .send(start("trading", Some("actually this is about my KYC")))
+        .await;
     let conversation = trader.expect("assigned").await["conversation_id"].clone();
     // Another verification customer arrives after ours started.
     let (mut later, _) = server.customer("later").await;
-    later.send(json!({"type": "start", "topic": "verification", "language": "en"})).await;
+    later
+        .send(json!({"type": "start", "topic": "verification", "language": "en"}))
+        .await;
     let _ = later.expect("queued").await;
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -217,12 +229,16 @@ async fn transfer_requeues_under_the_new_topic_keeping_the_original_wait() {
     // Our customer started first, so it is ahead of `later` in verification.
     assert_eq!(customer.expect("queued").await["position"], 1);
 
-    kyc.send(json!({"type": "resolve", "conversation_id": busy_id})).await;
+    kyc.send(json!({"type": "resolve", "conversation_id": busy_id}))
+        .await;
     let _ = kyc.expect("ended").await;
     let assigned = kyc.expect("assigned").await;
     assert_eq!(assigned["conversation_id"], conversation);
     assert_eq!(assigned["topic"], "verification");
-    assert!(assigned["waited_seconds"].as_u64().unwrap() >= 1, "original wait kept");
+    assert!(
+        assigned["waited_seconds"].as_u64().unwrap() >= 1,
+        "original wait kept"
+    );
     server.shutdown().await;
 }
 
@@ -238,10 +254,14 @@ async fn agent_going_offline_requeues_its_chats_at_once() {
     customer.send(start("trading", None)).await;
     let conversation = ann.expect("assigned").await["conversation_id"].clone();
     let (mut bob, _) = server.agent("token-bob").await;
-    ann.send(json!({"type": "status", "status": "offline"})).await;
+    ann.send(json!({"type": "status", "status": "offline"}))
+        .await;
     let _ = ann.expect("status").await;
     assert_eq!(ann.expect("unassigned").await["reason"], "agent_offline");
-    assert_eq!(bob.expect("assigned").await["conversation_id"], conversation);
+    assert_eq!(
+        bob.expect("assigned").await["conversation_id"],
+        conversation
+    );
     server.shutdown().await;
 }
 

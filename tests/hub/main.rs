@@ -1,4 +1,5 @@
 //! The hub over real WebSockets, one server per test on 127.0.0.1:0.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

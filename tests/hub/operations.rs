@@ -1,1 +1,118 @@
-//! todo
+//! What operators rely on: health, metrics, graceful shutdown, and slow clients
+//! cut off before they cost anybody else.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn healthz_and_metrics_answer() {
+    let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 3)])).await;
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["store"], "memory");
+
+    let (_agent, _) = server.agent("token-ann").await;
+    let (mut waiting, _) = server.customer("w").await;
+    waiting.send(start("earn", None)).await;
+    let _ = waiting.expect("queued").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = server.get("/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "switchboard_connections{role=\"agent\"} 1",
+        "switchboard_connections{role=\"customer\"} 1",
+        "switchboard_queue_depth{topic=\"earn\"} 1",
+        "switchboard_queue_oldest_wait_seconds{topic=\"earn\"} 1",
+    ] {
+        assert!(body.contains(line), "metrics lack `{line}`:\n{body}");
+    }
+    assert!(body.ends_with("# EOF\n"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_session_with_1012() {
+    let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 3)])).await;
+    let (mut agent, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("c").await;
+    customer.send(start("trading", None)).await;
+    let _ = customer.expect("assigned").await;
+    let _ = agent.expect("assigned").await;
+    let mut unhelloed = Ws::connect(server.addr, "/ws/customer").await;
+    let addr = server.addr;
+    server.shutdown().await;
+    for ws in [&mut agent, &mut customer, &mut unhelloed] {
+        let (code, reason) = ws.expect_close().await;
+        assert_eq!(code, 1012, "{reason}");
+    }
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_closed_and_nobody_waits_for_it() {
+    let mut cfg = config(vec![agent("ann", &["trading"], &["en"], 3)]);
+    cfg.limits.outbound_queue = 8;
+    cfg.limits.max_frame_bytes = 64 * 1024;
+    cfg.limits.max_transport_bytes = 64 * 1024;
+    cfg.limits.max_text_chars = 60_000;
+    let server = TestServer::start(cfg).await;
+    let (mut agent, _) = server.agent("token-ann").await;
+    let (mut stalled, _) = server.customer("stalled").await;
+    stalled.send(start("trading", None)).await;
+    let conversation = stalled.expect("assigned").await["conversation_id"].clone();
+    let _ = agent.expect("assigned").await;
+
+    // The agent floods; the stalled customer reads nothing. Kernel buffers take a
+    // few MB, then its outbound queue fills and the hub cuts it off. The agent's
+    // own echoes keep coming the whole time.
+    let text = "z".repeat(50_000);
+    let (mut sink, mut sent, mut echoes) = (agent, 0, 0);
+    loop {
+        for _ in 0..20 {
+            sent += 1;
+            sink.send(reply(&conversation, &format!("a-{sent}"), &text))
+                .await;
+            while let Some(Ok(frame)) = sink.next(Duration::from_millis(1)).await {
+                if frame["type"] == "message" {
+                    echoes += 1;
+                }
+            }
+        }
+        let (_, body) = server.get("/metrics").await;
+        if body.contains("switchboard_slow_consumer_disconnects_total 1") {
+            break;
+        }
+        assert!(
+            sent < 2000,
+            "100 MB sent and the stalled client was never cut off"
+        );
+    }
+    while echoes < sent {
+        let frame = sink.recv().await;
+        if frame["type"] == "message" {
+            echoes += 1;
+        }
+    }
+    let total = sent;
+    let (code, reason) = stalled.expect_close().await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("slow consumer"), "{reason}");
+
+    // The conversation lives on for the customer's other sessions and for the agent.
+    let (mut back, welcome) = server
+        .customer_with(json!({"type": "hello", "visitor_id": "stalled",
+            "resume": {"conversation_id": conversation, "last_seq": total}}))
+        .await;
+    assert_eq!(welcome["conversation"]["id"], conversation);
+    back.send(say("c-1", "sorry, bad network")).await;
+    assert_eq!(back.expect("message").await["seq"], total + 1);
+    server.shutdown().await;
+}

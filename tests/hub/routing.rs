@@ -18,7 +18,11 @@ async fn urgent_before_vip_before_standard_and_fifo_within_each() {
     let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 1)])).await;
 
     let (mut standard_1, _) = server.customer("s1").await;
-    let s1 = queued_start(&mut standard_1, start("trading", Some("question about fees"))).await;
+    let s1 = queued_start(
+        &mut standard_1,
+        start("trading", Some("question about fees")),
+    )
+    .await;
     let (mut vip, welcome) = server
         .customer_with(json!({"type": "hello", "identity": identity(SECRET, "42", "vip", 600)}))
         .await;
@@ -29,7 +33,10 @@ async fn urgent_before_vip_before_standard_and_fifo_within_each() {
     let (mut urgent, _) = server.customer("u1").await;
     let u = queued_start(
         &mut urgent,
-        start("trading", Some("I think my account was HACKED, please help")),
+        start(
+            "trading",
+            Some("I think my account was HACKED, please help"),
+        ),
     )
     .await;
 
@@ -39,7 +46,8 @@ async fn urgent_before_vip_before_standard_and_fifo_within_each() {
         let assigned = ann.expect("assigned").await;
         let id = assigned["conversation_id"].clone();
         order.push((id.clone(), assigned["priority"].clone()));
-        ann.send(json!({"type": "resolve", "conversation_id": id})).await;
+        ann.send(json!({"type": "resolve", "conversation_id": id}))
+            .await;
         let _ = ann.expect("ended").await;
     }
     assert_eq!(
@@ -65,14 +73,16 @@ async fn positions_count_higher_priorities_ahead() {
     assert_eq!(b.expect("queued").await["position"], 2);
     // Urgent jumps ahead: both standard customers move back one place.
     let (mut c, _) = server.customer("c").await;
-    c.send(start("earn", Some("withdrawal blocked since yesterday"))).await;
+    c.send(start("earn", Some("withdrawal blocked since yesterday")))
+        .await;
     let _ = c.expect("message").await;
     assert_eq!(c.expect("queued").await["position"], 1);
     assert_eq!(a.expect("queued").await["position"], 2);
     assert_eq!(b.expect("queued").await["position"], 3);
     // Another language is another line.
     let (mut d, _) = server.customer("d").await;
-    d.send(json!({"type": "start", "topic": "earn", "language": "es"})).await;
+    d.send(json!({"type": "start", "topic": "earn", "language": "es"}))
+        .await;
     assert_eq!(d.expect("queued").await["position"], 1);
     server.shutdown().await;
 }
@@ -89,14 +99,16 @@ async fn skills_and_languages_are_respected() {
 
     // Spanish verification goes to the Spanish KYC agent, not the trader.
     let (mut c1, _) = server.customer("c1").await;
-    c1.send(json!({"type": "start", "topic": "verification", "language": "es-MX"})).await;
+    c1.send(json!({"type": "start", "topic": "verification", "language": "es-MX"}))
+        .await;
     let assigned = es_kyc.expect("assigned").await;
     assert_eq!(assigned["language"], "es");
     assert_eq!(c1.expect("assigned").await["agent"]["id"], "es-kyc");
 
     // English verification: nobody serves it (language fallback is 60 s away).
     let (mut c2, _) = server.customer("c2").await;
-    c2.send(json!({"type": "start", "topic": "verification", "language": "en"})).await;
+    c2.send(json!({"type": "start", "topic": "verification", "language": "en"}))
+        .await;
     assert_eq!(c2.expect("queued").await["position"], 1);
     // English earn: nobody has the skill.
     let (mut c3, _) = server.customer("c3").await;
@@ -124,7 +136,8 @@ async fn capacity_is_never_exceeded_and_resolve_frees_a_slot() {
     let waiting = customers[2].expect("queued").await;
     assert_eq!(waiting["position"], 1);
 
-    ann.send(json!({"type": "resolve", "conversation_id": first})).await;
+    ann.send(json!({"type": "resolve", "conversation_id": first}))
+        .await;
     assert_eq!(ann.expect("ended").await["conversation_id"], first);
     let third = ann.expect("assigned").await;
     assert_eq!(third["conversation_id"], waiting["conversation_id"]);
@@ -152,7 +165,10 @@ async fn least_loaded_agent_is_chosen_then_longest_idle() {
     }
     // big 0/4 → big; then small 0/2 < big 1/4 → small; then big 1/4 < small 1/2 → big;
     // then big 2/4 = small 1/2, small idle longer → small.
-    assert_eq!(who, vec![json!("big"), json!("small"), json!("big"), json!("small")]);
+    assert_eq!(
+        who,
+        vec![json!("big"), json!("small"), json!("big"), json!("small")]
+    );
     let _ = (big.expect("assigned").await, small.expect("assigned").await);
     server.shutdown().await;
 }
@@ -189,7 +205,8 @@ async fn away_agents_get_nothing_new_and_online_takes_the_queue() {
     customer.send(start("earn", None)).await;
     let _ = customer.expect("queued").await;
     ann.expect_silence(Duration::from_millis(300)).await;
-    ann.send(json!({"type": "status", "status": "online"})).await;
+    ann.send(json!({"type": "status", "status": "online"}))
+        .await;
     let _ = ann.expect("status").await;
     let _ = ann.expect("assigned").await;
     server.shutdown().await;
