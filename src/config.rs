@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub enum ConfigError {
     /// The file or an environment variable could not be read or has the wrong type.
     #[error("configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+    Load(String),
     /// A value parsed but breaks a rule.
     #[error("configuration: `{key}`: {problem}")]
     Invalid {
@@ -229,6 +229,35 @@ pub fn is_language_tag(tag: &str) -> bool {
     (2..=8).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_lowercase())
 }
 
+/// One line per problem, each naming the dotted key and where its value came
+/// from (the file or a `SWITCHBOARD_*` variable).
+fn describe(error: figment::Error) -> ConfigError {
+    let lines: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_lowercase();
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(source) => source.to_string(),
+                    None => m.name.to_string(),
+                })
+                .unwrap_or_default();
+            let mut line = if key.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("`{key}`: {}", e.kind)
+            };
+            if !source.is_empty() {
+                line.push_str(&format!(" (in {source})"));
+            }
+            line
+        })
+        .collect();
+    ConfigError::Load(lines.join("; "))
+}
+
 impl Config {
     /// Layer defaults, the optional TOML file and `SWITCHBOARD_*` variables, then
     /// validate. Nested keys use `__` in variables: `SWITCHBOARD_TIMEOUTS__HELLO_SECS=1`.
@@ -244,7 +273,7 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(Env::prefixed("SWITCHBOARD_").split("__"));
-        let config: Config = figment.extract().map_err(Box::new)?;
+        let config: Config = figment.extract().map_err(describe)?;
         config.validate()?;
         Ok(config)
     }

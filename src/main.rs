@@ -51,7 +51,6 @@ fn main() -> ExitCode {
             match serve(config, listen) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    tracing::error!("{e:#}");
                     eprintln!("switchboard: {e:#}");
                     ExitCode::FAILURE
                 }

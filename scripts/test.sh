@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of switchboard on a fresh Debian machine with the Rust toolchain:
+# installs what the tests need if it is missing, checks formatting and lints,
+# then runs the unit, integration, property and binary tests, and the benchmarks
+# once each in test mode (so they cannot rot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests start for real. None yet beyond the toolchain; the
+# Redis and browser issues add `redis-server` and `chromium` here.
+packages=()
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --all-targets --locked

@@ -1,0 +1,157 @@
+//! The real binary: configuration errors stop start-up naming the key; it logs
+//! the bound address; SIGTERM closes sessions and exits 0.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn switchboard() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command.env_remove("SWITCHBOARD_LISTEN");
+    command
+}
+
+/// Run `serve` with this config text (and extra env); it must fail naming `key`.
+fn refused(config: &str, env: &[(&str, &str)], key: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(&path, config).unwrap();
+    let output = switchboard()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "accepted:\n{config}\n{stderr}");
+    assert!(
+        stderr.contains(key),
+        "error does not name `{key}`:\n{stderr}"
+    );
+}
+
+#[test]
+fn bad_configuration_stops_start_up_naming_the_key() {
+    refused("listen = 5", &[], "listen");
+    refused("[timeouts]\nhello_secs = -1", &[], "hello_secs");
+    refused("[timeouts]\nhello_secs = 0", &[], "timeouts.hello_secs");
+    refused("[timeouts]\nhelo_secs = 3", &[], "helo_secs");
+    refused("identity_secret = \"short\"", &[], "identity_secret");
+    refused(
+        "[routing]\nfallback_language = \"English\"",
+        &[],
+        "routing.fallback_language",
+    );
+    refused(
+        "[[agents]]\nid = \"a\"\nname = \"A\"\ntoken = \"tok-12345\"\nskills = [\"astrology\"]\nlanguages = [\"en\"]",
+        &[],
+        "agents[0].skills",
+    );
+    refused(
+        "[[agents]]\nid = \"a\"\nname = \"A\"\ntoken = \"tok-12345\"\nskills = [\"api\"]\nlanguages = [\"en\"]\ncapacity = 0",
+        &[],
+        "agents[0].capacity",
+    );
+    refused("not toml at all = = =", &[], "switchboard.toml");
+    refused(
+        "",
+        &[("SWITCHBOARD_TIMEOUTS__AGENT_GRACE_SECS", "soon")],
+        "agent_grace_secs",
+    );
+    refused(
+        "",
+        &[("SWITCHBOARD_ROUTING__POSITION_UPDATE_MS", "1")],
+        "routing.position_update_ms",
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let output = switchboard()
+        .args(["serve", "--config", "/nonexistent/switchboard.toml"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/switchboard.example.toml");
+    let output = switchboard()
+        .args(["check-config", "--config", example])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn serves_on_the_logged_address_and_exits_0_on_sigterm() {
+    let mut child = switchboard()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SWITCHBOARD_TIMEOUTS__HELLO_SECS", "30")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        assert!(Instant::now() < deadline, "no `listening on` line");
+        let line = lines.next().expect("server exited early").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert!(!addr.ends_with(":0"));
+    // Keep draining logs so the child never blocks on a full pipe.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let close_code = runtime.block_on(async {
+        use futures_util::StreamExt;
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/customer"))
+            .await
+            .unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame))))) => {
+                    break u16::from(frame.code);
+                }
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    });
+    assert_eq!(close_code, 1012);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    let logs = drain.join().unwrap();
+    assert!(logs.iter().any(|l| l.contains("shutting down")), "{logs:?}");
+}
