@@ -340,26 +340,30 @@ impl Hub {
         }
     }
 
-    /// Commit this turn's changes, then deliver its frames.
+    /// Commit this turn's changes, then deliver its frames. Closing a slow
+    /// consumer can cause more changes (its agent's chats move on), which go
+    /// through the same commit-then-deliver round.
     async fn flush(&mut self) {
-        if !self.writes.is_empty() {
-            let writes = std::mem::take(&mut self.writes);
-            if let Err(e) = self.store.commit(&writes).await {
-                // The memory store cannot fail; a durable backend must retry or
-                // refuse before the hub state moves (see the Redis issue).
-                tracing::error!(error = %e, changes = writes.len(), "store commit failed");
+        loop {
+            if !self.writes.is_empty() {
+                let writes = std::mem::take(&mut self.writes);
+                if let Err(e) = self.store.commit(&writes).await {
+                    // The memory store cannot fail; a durable backend must retry or
+                    // refuse before the hub state moves (see the Redis issue).
+                    tracing::error!(error = %e, changes = writes.len(), "store commit failed");
+                }
             }
-        }
-        while !self.outbox.is_empty() {
-            let outbox = std::mem::take(&mut self.outbox);
             let mut killed = Vec::new();
-            for (session, frame) in outbox {
+            for (session, frame) in self.outbox.drain(..) {
                 let Some(entry) = self.sessions.get(&session) else {
                     continue;
                 };
                 if entry.link.deliver(frame) == Delivery::Killed {
                     killed.push(session);
                 }
+            }
+            if killed.is_empty() {
+                return;
             }
             let now = Instant::now();
             for session in killed {
