@@ -27,7 +27,7 @@
 //! deadline (first entry + delay), in deadline order, as the hub's timers do.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     time::{Duration, Instant},
 };
 

@@ -3,11 +3,14 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use switchboard::config::{AgentConfig, Config};
+use switchboard::{
+    config::{AgentConfig, Config},
+    store::{MemoryStore, Store},
+};
 use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
@@ -28,14 +31,19 @@ pub struct TestServer {
 
 impl TestServer {
     /// Start a server with this configuration on a free port.
-    pub async fn start(mut config: Config) -> Self {
+    pub async fn start(config: Config) -> Self {
+        Self::start_with_store(config, Arc::new(MemoryStore::default())).await
+    }
+
+    /// Start a server on this store.
+    pub async fn start_with_store(mut config: Config, store: Arc<dyn Store>) -> Self {
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.validate().expect("test config is valid");
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            switchboard::server::run(listener, config, async {
+            switchboard::server::run_with_store(listener, config, store, async {
                 let _ = stopped.await;
             })
             .await

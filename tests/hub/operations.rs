@@ -116,3 +116,78 @@ async fn a_client_that_does_not_read_is_closed_and_nobody_waits_for_it() {
     assert_eq!(back.expect("message").await["seq"], total + 1);
     server.shutdown().await;
 }
+
+/// A memory store whose commits wait while its gate is shut: stands in for a slow
+/// durable backend, to see that nothing is told before it is stored.
+#[derive(Debug)]
+struct GatedStore {
+    inner: switchboard::store::MemoryStore,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+#[async_trait::async_trait]
+impl switchboard::store::Store for GatedStore {
+    async fn commit(
+        &self,
+        batch: &[switchboard::store::Change],
+    ) -> Result<(), switchboard::store::StoreError> {
+        let mut open = self.open.subscribe();
+        let _ = open.wait_for(|open| *open).await;
+        self.inner.commit(batch).await
+    }
+
+    async fn conversation(
+        &self,
+        id: switchboard::domain::ConversationId,
+    ) -> Result<Option<switchboard::store::ConversationRecord>, switchboard::store::StoreError>
+    {
+        self.inner.conversation(id).await
+    }
+
+    async fn open_conversations(
+        &self,
+    ) -> Result<Vec<switchboard::store::ConversationRecord>, switchboard::store::StoreError> {
+        self.inner.open_conversations().await
+    }
+
+    fn backend(&self) -> &'static str {
+        "gated"
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_acknowledged_before_the_store_has_it() {
+    let store = std::sync::Arc::new(GatedStore {
+        inner: switchboard::store::MemoryStore::default(),
+        open: tokio::sync::watch::channel(true).0,
+    });
+    let server = TestServer::start_with_store(
+        config(vec![agent("ann", &["trading"], &["en"], 3)]),
+        store.clone(),
+    )
+    .await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("c").await;
+    customer.send(start("trading", None)).await;
+    let conversation = customer.expect("assigned").await["conversation_id"].clone();
+    let _ = ann.expect("assigned").await;
+
+    store.open.send_replace(false);
+    customer.send(say("c-1", "is this stored?")).await;
+    customer.expect_silence(Duration::from_millis(300)).await;
+    ann.expect_silence(Duration::from_millis(50)).await;
+    store.open.send_replace(true);
+    let echo = customer.expect("message").await;
+    assert_eq!(ann.expect("message").await, echo);
+
+    let id: switchboard::domain::ConversationId =
+        serde_json::from_value(conversation).unwrap();
+    let record = switchboard::store::Store::conversation(&store.inner, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.messages.len(), 1);
+    assert_eq!(record.messages[0].text.as_ref(), "is this stored?");
+    assert_eq!(record.agent.as_deref(), Some("ann"));
+    server.shutdown().await;
+}
