@@ -120,16 +120,18 @@ impl Hub {
             self.timers
                 .insert(Timer::LanguageFallback { conversation }, due);
         }
-        self.tell_position(conversation, now);
+        if let Some(position) = self.router.position(&conversation) {
+            self.tell_position(conversation, position, now);
+        }
     }
 
-    /// A `queued` frame with the conversation's current position and ETA.
-    pub(super) fn queued_frame(
+    /// A `queued` frame with the conversation's position and ETA.
+    fn queued_frame_at(
         &self,
         conversation: ConversationId,
+        position: usize,
         now: Instant,
     ) -> Option<axum::extract::ws::Utf8Bytes> {
-        let position = self.router.position(&conversation)?;
         let topic = &self.router.spec(&conversation)?.topic;
         let eta = self
             .rates
@@ -146,12 +148,19 @@ impl Hub {
         )
     }
 
+    /// A `queued` frame with the conversation's current position, if it is queued.
+    pub(super) fn queued_frame(
+        &self,
+        conversation: ConversationId,
+        now: Instant,
+    ) -> Option<axum::extract::ws::Utf8Bytes> {
+        let position = self.router.position(&conversation)?;
+        self.queued_frame_at(conversation, position, now)
+    }
+
     /// Send `queued` to every session of the customer if its position changed
     /// since it was last told.
-    fn tell_position(&mut self, conversation: ConversationId, now: Instant) {
-        let Some(position) = self.router.position(&conversation) else {
-            return;
-        };
+    fn tell_position(&mut self, conversation: ConversationId, position: usize, now: Instant) {
         let Some(c) = self.conversations.get(&conversation) else {
             return;
         };
@@ -159,7 +168,7 @@ impl Hub {
             return;
         }
         let key = c.customer.key.clone();
-        let Some(frame) = self.queued_frame(conversation, now) else {
+        let Some(frame) = self.queued_frame_at(conversation, position, now) else {
             return;
         };
         if let Some(c) = self.conversations.get_mut(&conversation) {
@@ -169,11 +178,12 @@ impl Hub {
     }
 
     /// Positions change on every assignment; they are told in batches, per line
-    /// whose order changed, at `routing.position_update_ms`.
+    /// whose order changed, at `routing.position_update_ms`. A line is walked
+    /// once in serving order, so each position costs O(1).
     pub(super) fn refresh_positions(&mut self, now: Instant) {
         for line in self.router.take_changed_lines() {
-            for conversation in line {
-                self.tell_position(conversation, now);
+            for (index, conversation) in line.into_iter().enumerate() {
+                self.tell_position(conversation, index + 1, now);
             }
         }
     }
