@@ -10,6 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
+use smol_str::SmolStr;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -116,60 +117,15 @@ async fn hello(
             outbound: outbound_tx,
             kill: CancellationToken::new(),
         };
-        let command = match side {
-            Side::Customer => match protocol::parse::<CustomerFrame>(&text) {
-                Ok(CustomerFrame::Hello {
-                    visitor_id,
-                    identity,
-                    resume,
-                }) => match app
-                    .identity
-                    .customer(identity.as_deref(), visitor_id.as_deref())
-                {
-                    Ok(profile) => Command::CustomerHello {
-                        link: link.clone(),
-                        profile,
-                        resume,
-                    },
-                    Err(e) => {
-                        refuse(socket, app, &e, None).await;
-                        if e.code == ErrorCode::Unauthorized {
-                            return Err(Disconnect::UNAUTHORIZED);
-                        }
-                        continue;
-                    }
-                },
-                Ok(_) => {
-                    refuse(socket, app, &before_hello(), None).await;
-                    continue;
+        let command = match authenticate(app, side, &text, link.clone()) {
+            Ok(command) => command,
+            Err((error, reference)) => {
+                refuse(socket, app, &error, reference.as_deref()).await;
+                if error.code == ErrorCode::Unauthorized {
+                    return Err(Disconnect::UNAUTHORIZED);
                 }
-                Err(e) => {
-                    refuse(socket, app, &e.error, e.reference.as_deref()).await;
-                    continue;
-                }
-            },
-            Side::Agent => match protocol::parse::<AgentFrame>(&text) {
-                Ok(AgentFrame::Hello { token, resume }) => match app.roster.get(&token) {
-                    Some(agent) => Command::AgentHello {
-                        link: link.clone(),
-                        agent: agent.clone(),
-                        resume,
-                    },
-                    None => {
-                        let e = FrameError::new(ErrorCode::Unauthorized, "unknown agent token");
-                        refuse(socket, app, &e, None).await;
-                        return Err(Disconnect::UNAUTHORIZED);
-                    }
-                },
-                Ok(_) => {
-                    refuse(socket, app, &before_hello(), None).await;
-                    continue;
-                }
-                Err(e) => {
-                    refuse(socket, app, &e.error, e.reference.as_deref()).await;
-                    continue;
-                }
-            },
+                continue;
+            }
         };
         if app.hub.send(command).await.is_err() {
             return Err(Disconnect::HUB_GONE);
@@ -182,8 +138,49 @@ async fn hello(
     }
 }
 
-fn before_hello() -> FrameError {
-    FrameError::bad_request("the first frame must be `hello`")
+/// The hub command for a valid `hello`; any other frame, or bad credentials, is
+/// refused (`unauthorized` ends the session, anything else may be retried).
+fn authenticate(
+    app: &AppState,
+    side: Side,
+    text: &str,
+    link: SessionLink,
+) -> Result<Command, (FrameError, Option<SmolStr>)> {
+    let before_hello = || FrameError::bad_request("the first frame must be `hello`");
+    match side {
+        Side::Customer => match protocol::parse::<CustomerFrame>(text) {
+            Ok(CustomerFrame::Hello {
+                visitor_id,
+                identity,
+                resume,
+            }) => app
+                .identity
+                .customer(identity.as_deref(), visitor_id.as_deref())
+                .map(|profile| Command::CustomerHello {
+                    link,
+                    profile,
+                    resume,
+                })
+                .map_err(|e| (e, None)),
+            Ok(_) => Err((before_hello(), None)),
+            Err(e) => Err((e.error, e.reference)),
+        },
+        Side::Agent => match protocol::parse::<AgentFrame>(text) {
+            Ok(AgentFrame::Hello { token, resume }) => match app.roster.get(&token) {
+                Some(agent) => Ok(Command::AgentHello {
+                    link,
+                    agent: agent.clone(),
+                    resume,
+                }),
+                None => Err((
+                    FrameError::new(ErrorCode::Unauthorized, "unknown agent token"),
+                    None,
+                )),
+            },
+            Ok(_) => Err((before_hello(), None)),
+            Err(e) => Err((e.error, e.reference)),
+        },
+    }
 }
 
 fn too_large(len: usize, app: &AppState) -> FrameError {
