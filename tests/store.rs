@@ -71,7 +71,10 @@ async fn contract(store: Arc<dyn Store>) {
 
     // A batch replayed after a partial failure does not double a message.
     store.commit(&[message(a, 2, "two")]).await.unwrap();
-    assert_eq!(store.conversation(a).await.unwrap().unwrap().messages.len(), 2);
+    assert_eq!(
+        store.conversation(a).await.unwrap().unwrap().messages.len(),
+        2
+    );
 
     let open: Vec<_> = store
         .open_conversations()
@@ -105,8 +108,14 @@ async fn contract(store: Arc<dyn Store>) {
     let ended = store.conversation(b).await.unwrap().unwrap();
     assert_eq!(ended.end_reason, Some(EndReason::Abandoned));
     assert!(ended.ended_at.is_some());
-    store.commit(&[Change::Rated { id: b, score: 4 }]).await.unwrap();
-    assert_eq!(store.conversation(b).await.unwrap().unwrap().rating, Some(4));
+    store
+        .commit(&[Change::Rated { id: b, score: 4 }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.conversation(b).await.unwrap().unwrap().rating,
+        Some(4)
+    );
     let open: Vec<_> = store
         .open_conversations()
         .await

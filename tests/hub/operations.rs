@@ -180,8 +180,7 @@ async fn nothing_is_acknowledged_before_the_store_has_it() {
     let echo = customer.expect("message").await;
     assert_eq!(ann.expect("message").await, echo);
 
-    let id: switchboard::domain::ConversationId =
-        serde_json::from_value(conversation).unwrap();
+    let id: switchboard::domain::ConversationId = serde_json::from_value(conversation).unwrap();
     let record = switchboard::store::Store::conversation(&store.inner, id)
         .await
         .unwrap()
