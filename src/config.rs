@@ -65,8 +65,8 @@ pub struct Timeouts {
     /// Seconds a customer with no session keeps its conversation before it is
     /// abandoned. Default 120.
     pub customer_grace_secs: u64,
-    /// Seconds a conversation may wait in the queue (from its first entry) before it
-    /// ends. Default 900.
+    /// Seconds a conversation may spend queued, all its stays in the queue added
+    /// up (time held by an agent does not count), before it ends. Default 900.
     pub max_queue_wait_secs: u64,
     /// Seconds an agent has for its first reply after an assignment before the chat
     /// goes to the next agent and the agent is set away. Default: unset (no limit).
@@ -259,6 +259,18 @@ fn describe(error: figment::Error) -> ConfigError {
 }
 
 impl Config {
+    /// A copy with secrets masked, for printing.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        if copy.identity_secret.is_some() {
+            copy.identity_secret = Some("<redacted>".into());
+        }
+        for agent in &mut copy.agents {
+            agent.token = "<redacted>".into();
+        }
+        copy
+    }
+
     /// Layer defaults, the optional TOML file and `SWITCHBOARD_*` variables, then
     /// validate. Nested keys use `__` in variables: `SWITCHBOARD_TIMEOUTS__HELLO_SECS=1`.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -272,7 +284,8 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("SWITCHBOARD_").split("__"));
+        // SWITCHBOARD_LOG is the log filter, read by the binary, not a config key.
+        figment = figment.merge(Env::prefixed("SWITCHBOARD_").ignore(&["log"]).split("__"));
         let config: Config = figment.extract().map_err(describe)?;
         config.validate()?;
         Ok(config)

@@ -68,6 +68,8 @@ impl FrameError {
 /// Close codes the server uses, one place for all of them (RFC 6455 §7.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseCode {
+    /// 1003: unsupported data (a binary frame; the protocol is JSON text).
+    Unsupported,
     /// 1008: policy violation. No `hello` in time, unauthenticated, or a client too
     /// slow to drain its outbound queue.
     Policy,
@@ -77,15 +79,13 @@ pub enum CloseCode {
     Internal,
     /// 1012: service restart. The node is shutting down; reconnect (elsewhere).
     Restart,
-    /// 1000: normal closure after the client asked.
-    Normal,
 }
 
 impl CloseCode {
     /// The numeric code on the wire.
     pub fn code(self) -> u16 {
         match self {
-            Self::Normal => 1000,
+            Self::Unsupported => 1003,
             Self::Policy => 1008,
             Self::TooBig => 1009,
             Self::Internal => 1011,
@@ -134,14 +134,14 @@ impl Disconnect {
         code: CloseCode::Internal,
         reason: "hub unavailable",
     };
-    /// Another connection replaced this one's agent session count beyond the limit.
-    pub const CLIENT_CLOSE: Self = Self {
-        code: CloseCode::Normal,
-        reason: "bye",
-    };
-    /// The client broke the WebSocket protocol itself (e.g. a binary frame).
-    pub const PROTOCOL: Self = Self {
+    /// The peer answered no ping for two ping periods (a half-open connection).
+    pub const NO_PONG: Self = Self {
         code: CloseCode::Policy,
+        reason: "no pong: connection presumed dead",
+    };
+    /// A binary frame: the protocol is JSON text frames.
+    pub const BINARY: Self = Self {
+        code: CloseCode::Unsupported,
         reason: "binary frames are not supported",
     };
 }

@@ -47,6 +47,8 @@ impl IdentityVerifier {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 5;
+        // The exchange may add an audience; we do not require one.
+        validation.validate_aud = false;
         Self {
             key: secret.map(|s| DecodingKey::from_secret(s.as_bytes())),
             validation,
@@ -103,7 +105,13 @@ impl IdentityVerifier {
                     ErrorKind::MissingRequiredClaim(claim) => {
                         unauthorized(format!("identity token lacks the `{claim}` claim"))
                     }
-                    _ => unauthorized(format!("identity token is invalid: {e}")),
+                    ErrorKind::InvalidAlgorithm => {
+                        unauthorized("identity token is invalid: it must be signed with HS256")
+                    }
+                    ErrorKind::ImmatureSignature => {
+                        unauthorized("identity token is invalid: not valid yet (nbf)")
+                    }
+                    _ => unauthorized("identity token is invalid: not a well-formed JWT"),
                 }
             })?
             .claims;

@@ -57,7 +57,7 @@ fn main() -> ExitCode {
             }
         }
         Commands::CheckConfig { config } => match Config::load(config.as_deref()) {
-            Ok(config) => match toml::to_string_pretty(&config) {
+            Ok(config) => match toml::to_string_pretty(&config.redacted()) {
                 Ok(text) => {
                     println!("{text}");
                     ExitCode::SUCCESS

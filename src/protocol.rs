@@ -44,6 +44,8 @@ pub enum CustomerFrame {
         language: Option<String>,
         /// The first message, optional.
         text: Option<String>,
+        /// Idempotency key of `text`: a retried `start` does not store it twice.
+        client_msg_id: Option<String>,
         /// Pre-chat context (UID, TxID …), shown to the agent.
         metadata: Option<Map<String, Value>>,
     },
@@ -293,6 +295,8 @@ pub enum UnassignReason {
     FirstReplyTimeout,
     /// The agent went offline (status or grace expiry).
     AgentOffline,
+    /// Told on resume: the agent no longer holds it (another agent has it now).
+    NotHeld,
 }
 
 /// A frame from the server. Rendered once per event and shared by every session

@@ -94,6 +94,33 @@ fn the_example_config_is_valid() {
 }
 
 #[test]
+fn check_config_masks_secrets_and_ignores_the_log_filter() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/switchboard.example.toml");
+    let output = switchboard()
+        .args(["check-config", "--config", example])
+        .env("SWITCHBOARD_LOG", "debug")
+        .env("SWITCHBOARD_TIMEOUTS__HELLO_SECS", "3")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("hello_secs = 3"), "{stdout}");
+    let example_text = std::fs::read_to_string(example).unwrap();
+    for line in example_text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("token"))
+    {
+        let token = line.split('"').nth(1).unwrap();
+        assert!(!stdout.contains(token), "token {token} printed");
+    }
+    assert!(stdout.contains("<redacted>"));
+}
+
+#[test]
 fn serves_on_the_logged_address_and_exits_0_on_sigterm() {
     let mut child = switchboard()
         .args(["serve", "--listen", "127.0.0.1:0"])

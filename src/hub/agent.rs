@@ -41,11 +41,23 @@ impl Hub {
             .connections
             .get_or_create(&RoleLabel { role: "agent" })
             .inc();
-        entry.sessions.push(session);
-        entry.epoch += 1;
+        // A console logging in brings an offline agent online; its other open
+        // consoles (if it set itself offline) hear of it.
         if entry.status == AgentStatus::Offline {
             entry.status = AgentStatus::Online;
+            let frame = ServerFrame::Status {
+                status: AgentStatus::Online,
+                reason: Some("new_session"),
+            }
+            .render()
+            .into();
+            self.send_to_agent(&agent, &frame);
         }
+        let Some(entry) = self.agents.get_mut(&agent) else {
+            return;
+        };
+        entry.sessions.push(session);
+        entry.epoch += 1;
         let me = AgentSelf {
             id: agent.clone(),
             name: entry.name.clone(),
@@ -97,12 +109,19 @@ impl Hub {
             .map(|r| r.conversation_id)
             .filter(|id| self.holder(id).as_ref() != Some(&agent))
             .collect();
-        // A resumed conversation the agent no longer holds: say so, so the console
-        // stops showing it as its own.
+        // A resumed conversation the agent no longer holds: say how it ended if it
+        // did, else that another agent has it, so the console stops showing it.
         for conversation_id in lost {
-            let frame = ServerFrame::Unassigned {
-                conversation_id,
-                reason: UnassignReason::AgentOffline,
+            let frame = match self.ended.get(&conversation_id) {
+                Some(ended) => ServerFrame::Ended {
+                    conversation_id,
+                    reason: ended.reason,
+                    ticket_id: None,
+                },
+                None => ServerFrame::Unassigned {
+                    conversation_id,
+                    reason: UnassignReason::NotHeld,
+                },
             }
             .render()
             .into();

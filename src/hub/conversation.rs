@@ -27,8 +27,10 @@ pub struct Conversation {
     pub started_at: Instant,
     /// The transcript, `messages[i].seq == i + 1`.
     pub messages: Vec<Message>,
-    /// `(author, client_msg_id)` → `seq`, so a resend gets its original `seq`.
-    sent: HashMap<(Author, SmolStr), u64>,
+    /// `(author, agent, client_msg_id)` → `seq`, so a resend gets its original
+    /// `seq`. The agent is part of the key: after a transfer the next agent's
+    /// `a-1` is a new message, not the previous agent's.
+    sent: HashMap<(Author, Option<AgentId>, SmolStr), u64>,
     /// Bumped at every assignment, so a timer set for an earlier one is ignored.
     pub assignment_epoch: u64,
     /// Did the current agent answer yet?
@@ -41,8 +43,6 @@ pub struct Conversation {
     pub queued_since: Option<Instant>,
     /// Last position told to the customer.
     pub told_position: Option<usize>,
-    /// CSAT, 1-5.
-    pub rating: Option<u8>,
 }
 
 /// The outcome of appending a message.
@@ -75,7 +75,6 @@ impl Conversation {
             queued_before: Duration::ZERO,
             queued_since: None,
             told_position: None,
-            rating: None,
         }
     }
 
@@ -107,13 +106,13 @@ impl Conversation {
         text: Arc<str>,
     ) -> Appended {
         if let Some(key) = &client_msg_id
-            && let Some(&seq) = self.sent.get(&(from, key.clone()))
+            && let Some(&seq) = self.sent.get(&(from, agent_id.clone(), key.clone()))
         {
             return Appended::Duplicate(seq);
         }
         let seq = self.last_seq() + 1;
         if let Some(key) = &client_msg_id {
-            self.sent.insert((from, key.clone()), seq);
+            self.sent.insert((from, agent_id.clone(), key.clone()), seq);
         }
         self.messages.push(Message {
             seq,
@@ -184,8 +183,18 @@ mod tests {
             c.append(Author::Customer, None, Some("c-1".into()), "hi".into()),
             Appended::Duplicate(1)
         );
-        assert_eq!(c.messages.len(), 2);
-        assert_eq!(c.after(1).len(), 1);
+        assert_eq!(
+            c.append(
+                Author::Agent,
+                Some("bob".into()),
+                Some("c-1".into()),
+                "hi".into()
+            ),
+            Appended::New(3),
+            "another agent's key is its own"
+        );
+        assert_eq!(c.messages.len(), 3);
+        assert_eq!(c.after(1).len(), 2);
         assert_eq!(c.after(99).len(), 0);
         assert_eq!(c.get(2).map(|m| m.seq), Some(2));
         assert!(c.get(0).is_none());

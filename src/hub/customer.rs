@@ -45,7 +45,6 @@ impl Hub {
                 profile: profile.clone(),
                 sessions: Vec::new(),
                 open: None,
-                last_ended: None,
                 epoch: 0,
             });
         entry.sessions.push(session);
@@ -192,9 +191,10 @@ impl Hub {
                 topic,
                 language,
                 text,
+                client_msg_id,
                 metadata,
             } => match open {
-                Some(id) => self.join(session, id, text, now),
+                Some(id) => self.join(session, id, text, client_msg_id, now),
                 None => self.start(
                     &key,
                     SmolStr::new(topic),
@@ -202,6 +202,7 @@ impl Hub {
                         language.unwrap_or_else(|| self.config.routing.default_language.clone()),
                     ),
                     text,
+                    client_msg_id,
                     metadata.unwrap_or_default(),
                     now,
                 ),
@@ -271,6 +272,7 @@ impl Hub {
         topic: SmolStr,
         language: SmolStr,
         text: Option<String>,
+        client_msg_id: Option<String>,
         metadata: serde_json::Map<String, serde_json::Value>,
         now: Instant,
     ) {
@@ -297,7 +299,8 @@ impl Hub {
         // Route first so the first message reaches an agent that takes it at once
         // through the transcript of its `assigned`, not as a separate frame.
         if let Some(text) = text {
-            self.post(id, None, Author::Customer, None, None, Arc::from(text));
+            let key = client_msg_id.map(SmolStr::from);
+            self.post(id, None, Author::Customer, None, key, Arc::from(text));
         }
         tracing::info!(conversation = %id, customer = %key, %topic, %language, priority = priority.as_str(), "started");
         let spec = super::RouteSpec {
@@ -314,7 +317,14 @@ impl Hub {
 
     /// A `start` while a conversation is open joins it: the session hears where
     /// the conversation is, and a first text becomes a message in it.
-    fn join(&mut self, session: SessionId, id: ConversationId, text: Option<String>, now: Instant) {
+    fn join(
+        &mut self,
+        session: SessionId,
+        id: ConversationId,
+        text: Option<String>,
+        client_msg_id: Option<String>,
+        now: Instant,
+    ) {
         match self.router.placement(&id) {
             Some(Placement::Assigned(agent)) => {
                 let agent = agent.clone();
@@ -337,8 +347,28 @@ impl Hub {
             }
             None => {}
         }
-        if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
-            self.post(id, None, Author::Customer, None, None, Arc::from(text));
+        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+            return;
+        };
+        // Without an idempotency key, a `start` retried with its opening text is
+        // taken for the retry it almost surely is.
+        let retried_opening = client_msg_id.is_none()
+            && self.conversations.get(&id).is_some_and(|c| {
+                c.messages
+                    .iter()
+                    .find(|m| m.from == Author::Customer)
+                    .is_some_and(|m| *m.text == *text)
+            });
+        if !retried_opening {
+            let key = client_msg_id.map(SmolStr::from);
+            self.post(
+                id,
+                Some(session),
+                Author::Customer,
+                None,
+                key,
+                Arc::from(text),
+            );
         }
     }
 
@@ -364,25 +394,41 @@ impl Hub {
             );
             return;
         };
-        let last = self.customers.get(key).and_then(|c| c.last_ended);
-        let target = conversation.or(open).or(last);
-        let owned = target.filter(|id| {
-            self.conversations
-                .get(id)
-                .is_some_and(|c| &c.customer.key == key)
-                || self.ended.get(id).is_some_and(|e| &e.customer == key)
-        });
-        let Some(id) = owned else {
+        let target = conversation.or_else(|| self.last_ended.get(key).copied());
+        if target.is_some() && target == open {
             self.error(
                 session,
-                Self::wire_error(ErrorCode::NotFound, "no conversation of yours to rate"),
+                Self::wire_error(
+                    ErrorCode::Conflict,
+                    "rate the conversation once it has ended",
+                ),
+                None,
+            );
+            return;
+        }
+        let Some((id, ended)) = target
+            .and_then(|id| Some((id, self.ended.get_mut(&id)?)))
+            .filter(|(_, ended)| &ended.customer == key)
+        else {
+            self.error(
+                session,
+                Self::wire_error(
+                    ErrorCode::NotFound,
+                    "no ended conversation of yours to rate",
+                ),
                 None,
             );
             return;
         };
-        if let Some(c) = self.conversations.get_mut(&id) {
-            c.rating = Some(score);
+        if ended.rating.is_some() {
+            self.error(
+                session,
+                Self::wire_error(ErrorCode::Conflict, "this conversation is already rated"),
+                None,
+            );
+            return;
         }
+        ended.rating = Some(score);
         self.writes.push(Change::Rated { id, score });
         self.metrics.csat.get_or_create(&ScoreLabel { score }).inc();
         let frame = ServerFrame::Rated {

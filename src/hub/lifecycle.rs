@@ -30,13 +30,16 @@ impl Hub {
         let Some(c) = self.conversations.get_mut(&conversation) else {
             return;
         };
+        // This stay in the queue feeds the wait histogram; the customer's total
+        // time queued is what the agent is told.
+        let stay = c.queued_since.map_or(std::time::Duration::ZERO, |since| {
+            now.saturating_duration_since(since)
+        });
         c.leave_queue(now);
         c.assignment_epoch += 1;
         c.agent_replied = false;
         let epoch = c.assignment_epoch;
-        let waited = self.router.arrival(&conversation).map_or(0, |(_, since)| {
-            now.saturating_duration_since(since).as_secs()
-        });
+        let waited = c.queued_for(now).as_secs();
         let customer_key = c.customer.key.clone();
         let agent_name = self
             .agents
@@ -78,12 +81,10 @@ impl Hub {
             topic: spec.topic.to_string(),
         };
         self.metrics.assignments.get_or_create(&label).inc();
-        if let Some((_, since)) = self.router.arrival(&conversation) {
-            self.metrics
-                .queue_wait
-                .get_or_create(&label)
-                .observe(now.saturating_duration_since(since).as_secs_f64());
-        }
+        self.metrics
+            .queue_wait
+            .get_or_create(&label)
+            .observe(stay.as_secs_f64());
         if let Some(rate) = self.rates.get_mut(&spec.topic) {
             rate.record(now);
         }
@@ -221,7 +222,6 @@ impl Hub {
                 if entry.open == Some(conversation) {
                     entry.open = None;
                 }
-                entry.last_ended = Some(conversation);
                 if entry.sessions.is_empty() {
                     self.customers.remove(&key);
                 }
@@ -232,6 +232,7 @@ impl Hub {
                     customer: key,
                     reason,
                     messages: c.messages,
+                    rating: None,
                 },
             );
         }
@@ -316,6 +317,11 @@ impl Hub {
         let Some(entry) = self.agents.get_mut(agent) else {
             return;
         };
+        // The agent's own `status` is always acknowledged; the server's only tells
+        // of a change (a first-reply timeout on several chats sets away once).
+        if reason.is_some() && entry.status == status {
+            return;
+        }
         entry.status = status;
         let frame = ServerFrame::Status { status, reason }.render().into();
         self.send_to_agent(agent, &frame);

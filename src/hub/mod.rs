@@ -168,7 +168,6 @@ struct CustomerEntry {
     profile: CustomerProfile,
     sessions: Vec<SessionId>,
     open: Option<ConversationId>,
-    last_ended: Option<ConversationId>,
     /// Bumped whenever a session joins, so a pending grace timer is ignored.
     epoch: u64,
 }
@@ -190,6 +189,7 @@ struct Ended {
     customer: CustomerKey,
     reason: EndReason,
     messages: Vec<Message>,
+    rating: Option<u8>,
 }
 
 /// The hub's state. Built by `Hub::spawn`, owned by its task.
@@ -205,6 +205,9 @@ pub struct Hub {
     sessions: HashMap<SessionId, SessionEntry>,
     ended: HashMap<ConversationId, Ended>,
     ended_order: VecDeque<ConversationId>,
+    /// Each customer's most recently ended conversation, for `rate` without an id,
+    /// from any session, as long as it is remembered in `ended`.
+    last_ended: HashMap<CustomerKey, ConversationId>,
     rates: HashMap<SmolStr, AssignmentRate>,
     timers: DelayQueue<Timer>,
     urgent_keywords: Vec<String>,
@@ -282,6 +285,7 @@ impl Hub {
             sessions: HashMap::new(),
             ended: HashMap::new(),
             ended_order: VecDeque::new(),
+            last_ended: HashMap::new(),
             timers: DelayQueue::new(),
             writes: Vec::new(),
             outbox: Vec::new(),
@@ -353,12 +357,17 @@ impl Hub {
                     tracing::error!(error = %e, changes = writes.len(), "store commit failed");
                 }
             }
-            let mut killed = Vec::new();
+            // One batch per session, in the order the turn produced its frames.
+            let mut batches: HashMap<SessionId, Vec<Utf8Bytes>> = HashMap::new();
             for (session, frame) in self.outbox.drain(..) {
+                batches.entry(session).or_default().push(frame);
+            }
+            let mut killed = Vec::new();
+            for (session, frames) in batches {
                 let Some(entry) = self.sessions.get(&session) else {
                     continue;
                 };
-                if entry.link.deliver(frame) == Delivery::Killed {
+                if entry.link.deliver(frames) == Delivery::Killed {
                     killed.push(session);
                 }
             }
@@ -508,11 +517,17 @@ impl Hub {
     }
 
     fn remember_ended(&mut self, id: ConversationId, ended: Ended) {
+        self.last_ended.insert(ended.customer.clone(), id);
         self.ended.insert(id, ended);
         self.ended_order.push_back(id);
         while self.ended_order.len() > ENDED_REMEMBERED {
-            if let Some(old) = self.ended_order.pop_front() {
-                self.ended.remove(&old);
+            let Some(old) = self.ended_order.pop_front() else {
+                break;
+            };
+            if let Some(forgotten) = self.ended.remove(&old)
+                && self.last_ended.get(&forgotten.customer) == Some(&old)
+            {
+                self.last_ended.remove(&forgotten.customer);
             }
         }
     }

@@ -657,7 +657,7 @@ impl Router {
             let mut best: Option<(u64, ConversationId)> = None;
             let mut consider = |candidate: Option<(&u64, &ConversationId)>| {
                 if let Some((&arrival, &c)) = candidate
-                    && best.is_none_or(|(b, _)| arrival > b)
+                    && best.is_none_or(|(b, _)| arrival < b)
                 {
                     best = Some((arrival, c));
                 }

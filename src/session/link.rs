@@ -7,13 +7,15 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::SessionId;
 
 /// Given to the hub at `hello`. The outbound queue is bounded: the hub never
-/// waits on a session, it closes the session when the queue is full.
+/// waits on a session, it closes the session when the queue is full. Each item is
+/// everything one hub turn has for the session (a replay, a burst of echoes), so
+/// the bound counts turns the client has not drained, not frames.
 #[derive(Debug, Clone)]
 pub struct SessionLink {
     /// The session.
     pub id: SessionId,
-    /// Rendered frames for the session's writer.
-    pub outbound: mpsc::Sender<Utf8Bytes>,
+    /// Rendered frames for the session's writer, one batch per hub turn.
+    pub outbound: mpsc::Sender<Vec<Utf8Bytes>>,
     /// Cancelled by the hub to close the session as a slow consumer.
     pub kill: CancellationToken,
 }
@@ -30,9 +32,9 @@ pub enum Delivery {
 }
 
 impl SessionLink {
-    /// Offer a frame without waiting.
-    pub fn deliver(&self, frame: Utf8Bytes) -> Delivery {
-        match self.outbound.try_send(frame) {
+    /// Offer a turn's frames without waiting.
+    pub fn deliver(&self, frames: Vec<Utf8Bytes>) -> Delivery {
+        match self.outbound.try_send(frames) {
             Ok(()) => Delivery::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.kill.cancel();

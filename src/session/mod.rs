@@ -58,8 +58,12 @@ enum Exit {
 pub async fn run(mut socket: WebSocket, app: Arc<AppState>, side: Side) {
     let session = SessionId::new();
     let exit = match hello(&mut socket, &app, side, session).await {
-        Ok(Some((link, outbound, guard))) => {
-            let exit = serve(&mut socket, &app, side, link, outbound).await;
+        Ok(Some(Registered {
+            kill,
+            outbound,
+            guard,
+        })) => {
+            let exit = serve(&mut socket, &app, side, session, &kill, outbound).await;
             drop(guard);
             exit
         }
@@ -84,7 +88,13 @@ async fn send_text(socket: &mut WebSocket, text: String) -> bool {
     socket.send(WsMessage::Text(text.into())).await.is_ok()
 }
 
-type Registered = (SessionLink, mpsc::Receiver<Utf8Bytes>, SessionGuard);
+/// What the session keeps once registered: the hub owns the sending half of its
+/// outbound queue, so the queue closes when the hub lets go of the session.
+struct Registered {
+    kill: CancellationToken,
+    outbound: mpsc::Receiver<Vec<Utf8Bytes>>,
+    guard: SessionGuard,
+}
 
 /// Wait for a valid `hello` within `timeouts.hello_secs`, then register with the
 /// hub. `Ok(None)`: the peer left.
@@ -102,9 +112,16 @@ async fn hello(
         };
         let text = match received {
             Err(_) => return Err(Disconnect::HELLO_TIMEOUT),
-            Ok(None | Some(Err(_)) | Some(Ok(WsMessage::Close(_)))) => return Ok(None),
+            Ok(Some(Err(e))) => {
+                return if is_capacity(e) {
+                    Err(Disconnect::TOO_BIG)
+                } else {
+                    Ok(None)
+                };
+            }
+            Ok(None | Some(Ok(WsMessage::Close(_)))) => return Ok(None),
             Ok(Some(Ok(WsMessage::Text(text)))) => text,
-            Ok(Some(Ok(WsMessage::Binary(_)))) => return Err(Disconnect::PROTOCOL),
+            Ok(Some(Ok(WsMessage::Binary(_)))) => return Err(Disconnect::BINARY),
             Ok(Some(Ok(_))) => continue,
         };
         if text.len() > app.config.limits.max_frame_bytes {
@@ -112,12 +129,13 @@ async fn hello(
             continue;
         }
         let (outbound_tx, outbound_rx) = mpsc::channel(app.config.limits.outbound_queue);
+        let kill = CancellationToken::new();
         let link = SessionLink {
             id: session,
             outbound: outbound_tx,
-            kill: CancellationToken::new(),
+            kill: kill.clone(),
         };
-        let command = match authenticate(app, side, &text, link.clone()) {
+        let command = match authenticate(app, side, &text, link) {
             Ok(command) => command,
             Err((error, reference)) => {
                 refuse(socket, app, &error, reference.as_deref()).await;
@@ -134,7 +152,11 @@ async fn hello(
             hub: app.hub.clone(),
             session,
         };
-        return Ok(Some((link, outbound_rx, guard)));
+        return Ok(Some(Registered {
+            kill,
+            outbound: outbound_rx,
+            guard,
+        }));
     }
 }
 
@@ -218,21 +240,25 @@ async fn serve(
     socket: &mut WebSocket,
     app: &Arc<AppState>,
     side: Side,
-    link: SessionLink,
-    mut outbound: mpsc::Receiver<Utf8Bytes>,
+    session: SessionId,
+    kill: &CancellationToken,
+    mut outbound: mpsc::Receiver<Vec<Utf8Bytes>>,
 ) -> Exit {
     let ping_every = Duration::from_secs(app.config.timeouts.ping_secs);
     let flush_every = app.config.limits.max_transport_bytes;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    // Anything from the peer (a frame or a pong) proves it alive; a peer silent
+    // for two ping periods is a half-open connection.
+    let mut heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             biased;
-            () = link.kill.cancelled() => return Exit::Close(Disconnect::SLOW_CONSUMER),
+            () = kill.cancelled() => return Exit::Close(Disconnect::SLOW_CONSUMER),
             () = app.shutdown.cancelled() => return Exit::Close(Disconnect::SHUTDOWN),
-            frame = outbound.recv() => {
-                let Some(frame) = frame else { return Exit::Close(Disconnect::HUB_GONE) };
-                if !write_burst(socket, &link, &mut outbound, frame, flush_every).await {
-                    return if link.kill.is_cancelled() {
+            frames = outbound.recv() => {
+                let Some(frames) = frames else { return Exit::Close(Disconnect::HUB_GONE) };
+                if !write_burst(socket, kill, &mut outbound, frames, flush_every).await {
+                    return if kill.is_cancelled() {
                         Exit::Close(Disconnect::SLOW_CONSUMER)
                     } else {
                         Exit::Gone
@@ -240,6 +266,7 @@ async fn serve(
                 }
             }
             received = socket.recv() => {
+                heard = tokio::time::Instant::now();
                 let text = match received {
                     None | Some(Ok(WsMessage::Close(_))) => return Exit::Gone,
                     Some(Err(e)) => {
@@ -250,14 +277,17 @@ async fn serve(
                         };
                     }
                     Some(Ok(WsMessage::Text(text))) => text,
-                    Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::PROTOCOL),
+                    Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::BINARY),
                     Some(Ok(_)) => continue,
                 };
-                if let Err(exit) = inbound(socket, app, side, link.id, &text).await {
+                if let Err(exit) = inbound(socket, app, side, session, &text).await {
                     return exit;
                 }
             }
             _ = ping.tick() => {
+                if heard.elapsed() > ping_every * 2 {
+                    return Exit::Close(Disconnect::NO_PONG);
+                }
                 if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
                     return Exit::Gone;
                 }
@@ -266,33 +296,35 @@ async fn serve(
     }
 }
 
-/// Write a frame and whatever else is already queued, flushing once per
+/// Write a turn's frames and whatever else is already queued, flushing once per
 /// `flush_every` bytes (tungstenite refuses to buffer past its write limit); a
 /// write that blocks is abandoned when the hub declares the session a slow
 /// consumer.
 async fn write_burst(
     socket: &mut WebSocket,
-    link: &SessionLink,
-    outbound: &mut mpsc::Receiver<Utf8Bytes>,
-    first: Utf8Bytes,
+    kill: &CancellationToken,
+    outbound: &mut mpsc::Receiver<Vec<Utf8Bytes>>,
+    first: Vec<Utf8Bytes>,
     flush_every: usize,
 ) -> bool {
     let write = async {
-        let mut pending = first.len();
-        socket.feed(WsMessage::Text(first)).await?;
-        while let Ok(more) = outbound.try_recv() {
-            if pending >= flush_every {
-                socket.flush().await?;
-                pending = 0;
+        let mut pending = 0;
+        let mut batch = Some(first);
+        while let Some(frames) = batch.take().or_else(|| outbound.try_recv().ok()) {
+            for frame in frames {
+                if pending >= flush_every {
+                    socket.flush().await?;
+                    pending = 0;
+                }
+                pending += frame.len();
+                socket.feed(WsMessage::Text(frame)).await?;
             }
-            pending += more.len();
-            socket.feed(WsMessage::Text(more)).await?;
         }
         socket.flush().await
     };
     tokio::select! {
         written = write => written.is_ok(),
-        () = link.kill.cancelled() => false,
+        () = kill.cancelled() => false,
     }
 }
 

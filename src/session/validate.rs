@@ -46,7 +46,7 @@ fn client_msg_id(kind: &str, id: &str) -> Result<(), Refusal> {
         return Err(refuse(
             ErrorCode::BadRequest,
             format!("`{kind}` frame: `client_msg_id` must be 1-64 bytes"),
-            None,
+            Some(id),
         ));
     }
     Ok(())
@@ -79,9 +79,13 @@ pub(super) fn customer(frame: &mut CustomerFrame, config: &Config) -> Result<(),
             topic: t,
             language: lang,
             text: first,
+            client_msg_id: id,
             metadata,
         } => {
             topic("start", t, config)?;
+            if let Some(id) = id {
+                client_msg_id("start", id)?;
+            }
             if let Some(tag) = lang {
                 let Some(routing) = language(tag) else {
                     return Err(refuse(

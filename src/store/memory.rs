@@ -56,16 +56,27 @@ impl Default for MemoryStore {
 impl Store for MemoryStore {
     async fn commit(&self, batch: &[Change]) -> Result<(), StoreError> {
         let mut inner = self.lock();
+        // All or nothing: refuse the batch before applying any of it if a change
+        // names a conversation neither stored nor opened earlier in the batch.
+        for (i, change) in batch.iter().enumerate() {
+            let id = change.conversation();
+            let known = inner.conversations.contains_key(&id)
+                || batch[..=i]
+                    .iter()
+                    .any(|c| matches!(c, Change::Opened { id: opened, .. } if *opened == id));
+            if !known {
+                return Err(StoreError::Missing(id));
+            }
+        }
         for change in batch {
             let id = change.conversation();
             if let Some(record) = ConversationRecord::opened(change) {
                 inner.conversations.entry(id).or_insert(record);
                 continue;
             }
-            let record = inner
-                .conversations
-                .get_mut(&id)
-                .ok_or(StoreError::Missing(id))?;
+            let Some(record) = inner.conversations.get_mut(&id) else {
+                continue;
+            };
             let was_open = record.state.is_open();
             record.apply(change);
             if was_open && !record.state.is_open() {

@@ -202,11 +202,14 @@ async fn frames_before_hello_and_hello_timeout() {
     assert_eq!(code, 1008);
     assert!(reason.contains("hello"), "{reason}");
 
-    // Binary frames are a protocol violation.
+    // Binary frames are unsupported data; oversized ones close 1009 even before hello.
     let mut binary = Ws::connect(server.addr, "/ws/customer").await;
     binary.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
     let (code, _) = binary.expect_close().await;
-    assert_eq!(code, 1008);
+    assert_eq!(code, 1003);
+    let mut huge = Ws::connect(server.addr, "/ws/customer").await;
+    huge.send_text(&"h".repeat(10_000)).await;
+    assert_eq!(huge.expect_close().await.0, 1009);
     others.still_chatting().await;
     server.shutdown().await;
 }

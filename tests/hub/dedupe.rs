@@ -216,3 +216,82 @@ async fn resume_of_an_ended_conversation_tells_how_it_ended() {
     assert_eq!(stranger.expect("error").await["code"], "not_found");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_retried_start_does_not_store_its_text_twice() {
+    let server = TestServer::start(config(vec![])).await;
+    let (mut customer, _) = server.customer("retry").await;
+    let with_id =
+        json!({"type": "start", "topic": "api", "text": "key rejected", "client_msg_id": "s-1"});
+    customer.send(with_id.clone()).await;
+    let first = customer.expect("message").await;
+    let _ = customer.expect("queued").await;
+    customer.send(with_id).await;
+    let _ = customer.expect("queued").await;
+    assert_eq!(
+        customer.expect("message").await,
+        first,
+        "the original echo again"
+    );
+    // Without an id, the same opening text is taken for a retry too…
+    customer.send(start("api", Some("key rejected"))).await;
+    let _ = customer.expect("queued").await;
+    customer.expect_silence(Duration::from_millis(200)).await;
+    // …while new text joins the conversation as a message.
+    customer.send(start("api", Some("also: 403 errors"))).await;
+    let _ = customer.expect("queued").await;
+    assert_eq!(customer.expect("message").await["seq"], 2);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_replay_longer_than_the_outbound_queue_is_delivered_whole() {
+    let mut cfg = config(vec![agent("ann", &["trading"], &["en"], 3)]);
+    cfg.limits.outbound_queue = 8;
+    let server = TestServer::start(cfg).await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("long").await;
+    customer.send(start("trading", None)).await;
+    let conversation = ann.expect("assigned").await["conversation_id"].clone();
+    let _ = customer.expect("assigned").await;
+    for i in 1..=100 {
+        ann.send(reply(&conversation, &format!("a-{i}"), "line"))
+            .await;
+        assert_eq!(ann.expect("message").await["seq"], i);
+        let _ = customer.expect("message").await;
+    }
+    let (mut tab, _) = server.customer("long").await;
+    for seq in 1..=100 {
+        assert_eq!(tab.expect("message").await["seq"], seq);
+    }
+    tab.send(say("c-1", "all there")).await;
+    assert_eq!(tab.expect("message").await["seq"], 101);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_next_agent_after_a_transfer_has_its_own_message_ids() {
+    let server = TestServer::start(config(vec![
+        agent("ann", &["trading"], &["en"], 3),
+        agent("kyc", &["verification"], &["en"], 3),
+    ]))
+    .await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut kyc, _) = server.agent("token-kyc").await;
+    let (mut customer, _) = server.customer("c").await;
+    customer.send(start("trading", None)).await;
+    let conversation = ann.expect("assigned").await["conversation_id"].clone();
+    ann.send(reply(&conversation, "a-1", "from ann")).await;
+    let _ = ann.expect("message").await;
+    ann.send(json!({"type": "transfer", "conversation_id": conversation, "topic": "verification"}))
+        .await;
+    let _ = kyc.expect("assigned").await;
+    kyc.send(reply(&conversation, "a-1", "from kyc")).await;
+    let echo = kyc.expect("message").await;
+    assert_eq!(echo["text"], "from kyc");
+    assert_eq!(
+        echo["seq"], 3,
+        "a new message after ann's and the transfer notice"
+    );
+    server.shutdown().await;
+}

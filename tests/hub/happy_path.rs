@@ -154,3 +154,56 @@ async fn customer_and_agent_chat_from_hello_to_rating() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn ratings_come_after_the_end_once_from_any_session() {
+    let server = TestServer::start(config(vec![agent("ann", &["earn"], &["en"], 2)])).await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("rater").await;
+    customer.send(start("earn", None)).await;
+    let conversation = customer.expect("assigned").await["conversation_id"].clone();
+    let _ = ann.expect("assigned").await;
+
+    customer.send(json!({"type": "rate", "score": 5})).await;
+    assert_eq!(
+        customer.expect("error").await["code"],
+        "not_found",
+        "nothing ended yet"
+    );
+    customer
+        .send(json!({"type": "rate", "score": 5, "conversation_id": conversation}))
+        .await;
+    assert_eq!(
+        customer.expect("error").await["code"],
+        "conflict",
+        "still open"
+    );
+
+    ann.send(json!({"type": "resolve", "conversation_id": conversation}))
+        .await;
+    let _ = customer.expect("ended").await;
+    customer.close().await;
+
+    // A new session (another tab, later) rates without naming the conversation.
+    let (mut later, _) = server.customer("rater").await;
+    later.send(json!({"type": "rate", "score": 2})).await;
+    assert_eq!(
+        later.expect("rated").await,
+        json!({"type": "rated", "conversation_id": conversation, "score": 2})
+    );
+    later.send(json!({"type": "rate", "score": 5})).await;
+    assert_eq!(
+        later.expect("error").await["code"],
+        "conflict",
+        "ratings are final"
+    );
+    let (mut stranger, _) = server.customer("stranger").await;
+    stranger
+        .send(json!({"type": "rate", "score": 1, "conversation_id": conversation}))
+        .await;
+    assert_eq!(stranger.expect("error").await["code"], "not_found");
+    let (_, body) = server.get("/metrics").await;
+    assert!(body.contains("switchboard_csat_ratings_total{score=\"2\"} 1"));
+    assert!(!body.contains("score=\"5\""));
+    server.shutdown().await;
+}
