@@ -111,8 +111,8 @@ pub struct Limits {
     pub max_text_chars: usize,
     /// Largest `start.metadata`, in bytes of JSON. Default 4096.
     pub max_metadata_bytes: usize,
-    /// Frames queued to one session before it is closed as a slow consumer.
-    /// Default 512.
+    /// Hub turns (batches of frames) queued to one session and not yet written
+    /// before it is closed as a slow consumer. Default 512.
     pub outbound_queue: usize,
     /// WebSocket read and write buffer, in bytes, per connection. Default 4096
     /// (tungstenite's 128 KiB default costs ~140 KB per idle connection).

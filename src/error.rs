@@ -70,8 +70,8 @@ impl FrameError {
 pub enum CloseCode {
     /// 1003: unsupported data (a binary frame; the protocol is JSON text).
     Unsupported,
-    /// 1008: policy violation. No `hello` in time, unauthenticated, or a client too
-    /// slow to drain its outbound queue.
+    /// 1008: policy violation. No `hello` in time, unauthenticated, a client too
+    /// slow to drain its outbound queue, or one silent past two pings.
     Policy,
     /// 1009: a frame bigger than the transport limit; the stream cannot be resynced.
     TooBig,

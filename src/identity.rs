@@ -49,6 +49,8 @@ impl IdentityVerifier {
         validation.leeway = 5;
         // The exchange may add an audience; we do not require one.
         validation.validate_aud = false;
+        // A token issued for later is not valid yet.
+        validation.validate_nbf = true;
         Self {
             key: secret.map(|s| DecodingKey::from_secret(s.as_bytes())),
             validation,
@@ -116,9 +118,7 @@ impl IdentityVerifier {
             })?
             .claims;
         if claims.sub.is_empty() || claims.sub.len() > 128 {
-            return Err(unauthorized(
-                "identity token `sub` must be 1-128 characters",
-            ));
+            return Err(unauthorized("identity token `sub` must be 1-128 bytes"));
         }
         let vip = match claims.tier.as_deref() {
             Some("vip") => true,

@@ -59,7 +59,9 @@ fn main() -> ExitCode {
         Commands::CheckConfig { config } => match Config::load(config.as_deref()) {
             Ok(config) => match toml::to_string_pretty(&config.redacted()) {
                 Ok(text) => {
-                    println!("{text}");
+                    use std::io::Write as _;
+                    // A closed pipe (`| head`) is the reader's choice, not an error.
+                    let _ = writeln!(std::io::stdout().lock(), "{text}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

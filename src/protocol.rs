@@ -63,11 +63,11 @@ pub enum CustomerFrame {
     },
     /// End the open conversation.
     Close {},
-    /// Satisfaction score 1-5 for the open or the last ended conversation.
+    /// Satisfaction score 1-5 for an ended conversation (final once given).
     Rate {
         /// 1 to 5.
         score: i64,
-        /// Which conversation; defaults to the open or most recent one.
+        /// Which conversation; defaults to the customer's most recently ended one.
         conversation_id: Option<ConversationId>,
     },
 }
@@ -295,7 +295,8 @@ pub enum UnassignReason {
     FirstReplyTimeout,
     /// The agent went offline (status or grace expiry).
     AgentOffline,
-    /// Told on resume: the agent no longer holds it (another agent has it now).
+    /// Told on resume: the agent does not hold it (it is queued, with another
+    /// agent, or unknown to this server).
     NotHeld,
 }
 

@@ -131,6 +131,17 @@ async fn contract(store: Arc<dyn Store>) {
         store.commit(&[message(unknown, 1, "x")]).await,
         Err(StoreError::Missing(id)) if id == unknown
     ));
+    // All or nothing: the good change before the bad one is not applied either.
+    assert!(
+        store
+            .commit(&[message(a, 3, "three"), message(unknown, 1, "x")])
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.conversation(a).await.unwrap().unwrap().messages.len(),
+        2
+    );
 }
 
 #[tokio::test]

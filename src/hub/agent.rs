@@ -112,7 +112,11 @@ impl Hub {
         // A resumed conversation the agent no longer holds: say how it ended if it
         // did, else that another agent has it, so the console stops showing it.
         for conversation_id in lost {
-            let frame = match self.ended.get(&conversation_id) {
+            let frame = match self
+                .ended
+                .get(&conversation_id)
+                .filter(|ended| ended.agent.as_ref() == Some(&agent))
+            {
                 Some(ended) => ServerFrame::Ended {
                     conversation_id,
                     reason: ended.reason,

@@ -350,14 +350,14 @@ impl Hub {
         let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
             return;
         };
-        // Without an idempotency key, a `start` retried with its opening text is
+        // Without an idempotency key, a `start` repeating the text of the `start`
+        // that opened the conversation (its first message, which has no key) is
         // taken for the retry it almost surely is.
         let retried_opening = client_msg_id.is_none()
             && self.conversations.get(&id).is_some_and(|c| {
-                c.messages
-                    .iter()
-                    .find(|m| m.from == Author::Customer)
-                    .is_some_and(|m| *m.text == *text)
+                c.messages.first().is_some_and(|m| {
+                    m.from == Author::Customer && m.client_msg_id.is_none() && *m.text == *text
+                })
             });
         if !retried_opening {
             let key = client_msg_id.map(SmolStr::from);

@@ -43,21 +43,21 @@ impl AssignmentRate {
     /// Seconds until the customer at `position` is served, at the recent rate;
     /// `None` until there is enough history to say.
     pub fn eta_seconds(&self, position: usize, now: Instant) -> Option<u64> {
-        let first = *self.recent.front()?;
-        let live = self
+        // Samples are dropped only when one is recorded: skip the stale ones here.
+        let stale = self
             .recent
-            .iter()
-            .filter(|&&t| now.saturating_duration_since(t) <= WINDOW)
-            .count();
+            .partition_point(|&t| now.saturating_duration_since(t) > WINDOW);
+        let live = self.recent.len() - stale;
         if live < MIN_SAMPLES {
             return None;
         }
-        // Measure over the span since the oldest sample (at least 1 s), so a burst
-        // right after start-up does not promise an absurd rate.
+        let first = self.recent[stale];
+        // Measure over the span since the oldest live sample (at least 1 s), so a
+        // burst right after start-up does not promise an absurd rate.
         let span = now
             .saturating_duration_since(first)
             .max(Duration::from_secs(1));
-        let per_second = live as f64 / span.as_secs_f64().min(WINDOW.as_secs_f64());
+        let per_second = live as f64 / span.as_secs_f64();
         Some((position as f64 / per_second).ceil() as u64)
     }
 }

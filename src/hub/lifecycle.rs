@@ -209,6 +209,7 @@ impl Hub {
         .render()
         .into();
         self.send_to_both(&conversation, &frame);
+        let last_agent = self.holder(&conversation);
         self.writes.push(Change::Ended {
             id: conversation,
             state,
@@ -230,6 +231,7 @@ impl Hub {
                 conversation,
                 Ended {
                     customer: key,
+                    agent: last_agent,
                     reason,
                     messages: c.messages,
                     rating: None,

@@ -187,6 +187,8 @@ struct AgentEntry {
 #[derive(Debug)]
 struct Ended {
     customer: CustomerKey,
+    /// The agent who held it last, if any.
+    agent: Option<AgentId>,
     reason: EndReason,
     messages: Vec<Message>,
     rating: Option<u8>,
@@ -352,8 +354,9 @@ impl Hub {
             if !self.writes.is_empty() {
                 let writes = std::mem::take(&mut self.writes);
                 if let Err(e) = self.store.commit(&writes).await {
-                    // The memory store cannot fail; a durable backend must retry or
-                    // refuse before the hub state moves (see the Redis issue).
+                    // The memory store fails only on a change for a conversation it
+                    // never saw (a bug). A durable backend that can be down must
+                    // retry or refuse before the hub state moves (the Redis issue).
                     tracing::error!(error = %e, changes = writes.len(), "store commit failed");
                 }
             }

@@ -247,6 +247,7 @@ async fn serve(
     let ping_every = Duration::from_secs(app.config.timeouts.ping_secs);
     let flush_every = app.config.limits.max_transport_bytes;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Anything from the peer (a frame or a pong) proves it alive; a peer silent
     // for two ping periods is a half-open connection.
     let mut heard = tokio::time::Instant::now();
@@ -264,6 +265,9 @@ async fn serve(
                         Exit::Gone
                     };
                 }
+                // The peer took the data: it is alive, even if a long write kept
+                // us from reading its pongs.
+                heard = tokio::time::Instant::now();
             }
             received = socket.recv() => {
                 heard = tokio::time::Instant::now();

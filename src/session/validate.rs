@@ -52,7 +52,7 @@ fn client_msg_id(kind: &str, id: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn topic(kind: &str, topic: &str, config: &Config) -> Result<(), Refusal> {
+fn topic(kind: &str, topic: &str, config: &Config, reference: Option<&str>) -> Result<(), Refusal> {
     if config.routing.topics.iter().any(|t| t == topic) {
         return Ok(());
     }
@@ -62,7 +62,7 @@ fn topic(kind: &str, topic: &str, config: &Config) -> Result<(), Refusal> {
             "`{kind}` frame: unknown topic `{topic}`; topics are {}",
             config.routing.topics.join(", ")
         ),
-        None,
+        reference,
     ))
 }
 
@@ -82,10 +82,12 @@ pub(super) fn customer(frame: &mut CustomerFrame, config: &Config) -> Result<(),
             client_msg_id: id,
             metadata,
         } => {
-            topic("start", t, config)?;
-            if let Some(id) = id {
+            let key = id.clone();
+            let reference = key.as_deref();
+            if let Some(id) = reference {
                 client_msg_id("start", id)?;
             }
+            topic("start", t, config, reference)?;
             if let Some(tag) = lang {
                 let Some(routing) = language(tag) else {
                     return Err(refuse(
@@ -101,7 +103,7 @@ pub(super) fn customer(frame: &mut CustomerFrame, config: &Config) -> Result<(),
             if let Some(first) = first
                 && !first.trim().is_empty()
             {
-                text("start", "text", first, config, None)?;
+                text("start", "text", first, config, reference)?;
             }
             if let Some(metadata) = metadata {
                 let size = serde_json::to_string(metadata).map_or(usize::MAX, |s| s.len());
@@ -112,7 +114,7 @@ pub(super) fn customer(frame: &mut CustomerFrame, config: &Config) -> Result<(),
                             "`start` frame: `metadata` is {size} bytes; the limit is {}",
                             config.limits.max_metadata_bytes
                         ),
-                        None,
+                        reference,
                     ));
                 }
             }
@@ -143,7 +145,7 @@ pub(super) fn agent(frame: &AgentFrame, config: &Config) -> Result<(), Refusal> 
             client_msg_id("message", id)?;
             text("message", "text", body, config, Some(id))
         }
-        AgentFrame::Transfer { topic: t, .. } => topic("transfer", t, config),
+        AgentFrame::Transfer { topic: t, .. } => topic("transfer", t, config, None),
         AgentFrame::Escalate {
             note: Some(note), ..
         } => text("escalate", "note", note, config, None),

@@ -2,7 +2,7 @@
 //! the process, which is what one node with nothing installed can offer.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::Mutex,
 };
 
@@ -58,13 +58,12 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         // All or nothing: refuse the batch before applying any of it if a change
         // names a conversation neither stored nor opened earlier in the batch.
-        for (i, change) in batch.iter().enumerate() {
+        let mut opened = HashSet::new();
+        for change in batch {
             let id = change.conversation();
-            let known = inner.conversations.contains_key(&id)
-                || batch[..=i]
-                    .iter()
-                    .any(|c| matches!(c, Change::Opened { id: opened, .. } if *opened == id));
-            if !known {
+            if matches!(change, Change::Opened { .. }) {
+                opened.insert(id);
+            } else if !opened.contains(&id) && !inner.conversations.contains_key(&id) {
                 return Err(StoreError::Missing(id));
             }
         }
@@ -81,11 +80,13 @@ impl Store for MemoryStore {
             record.apply(change);
             if was_open && !record.state.is_open() {
                 inner.ended.push_back(id);
-                while inner.ended.len() > self.retain_ended {
-                    if let Some(old) = inner.ended.pop_front() {
-                        inner.conversations.remove(&old);
-                    }
-                }
+            }
+        }
+        // Evict only once the whole batch is applied, so a change later in the
+        // batch never misses a record evicted by an earlier one.
+        while inner.ended.len() > self.retain_ended {
+            if let Some(old) = inner.ended.pop_front() {
+                inner.conversations.remove(&old);
             }
         }
         Ok(())

@@ -214,6 +214,18 @@ async fn frames_before_hello_and_hello_timeout() {
     server.shutdown().await;
 }
 
+/// A token issued for an hour from now.
+fn not_yet_valid() -> String {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    encode(
+        &Header::default(),
+        &json!({"sub": "1", "tier": "standard", "nbf": now + 3600, "exp": now + 7200}),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn bad_credentials_are_refused_and_closed() {
     let server = TestServer::start(server_config()).await;
@@ -235,6 +247,7 @@ async fn bad_credentials_are_refused_and_closed() {
         (identity(SECRET, "1", "vip", -600), "expired"),
         (identity(SECRET, "1", "platinum", 600), "tier"),
         ("not.a.jwt".to_string(), "invalid"),
+        (not_yet_valid(), "not valid yet"),
     ];
     for (token, expected) in cases {
         let mut customer = Ws::connect(server.addr, "/ws/customer").await;

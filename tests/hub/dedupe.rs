@@ -233,14 +233,18 @@ async fn a_retried_start_does_not_store_its_text_twice() {
         first,
         "the original echo again"
     );
-    // Without an id, the same opening text is taken for a retry too…
-    customer.send(start("api", Some("key rejected"))).await;
-    let _ = customer.expect("queued").await;
-    customer.expect_silence(Duration::from_millis(200)).await;
+    // Without an id, a start repeating the opening start's text is a retry too…
+    let (mut keyless, _) = server.customer("keyless").await;
+    keyless.send(start("api", Some("key rejected"))).await;
+    let _ = keyless.expect("message").await;
+    let _ = keyless.expect("queued").await;
+    keyless.send(start("api", Some("key rejected"))).await;
+    let _ = keyless.expect("queued").await;
+    keyless.expect_silence(Duration::from_millis(200)).await;
     // …while new text joins the conversation as a message.
-    customer.send(start("api", Some("also: 403 errors"))).await;
-    let _ = customer.expect("queued").await;
-    assert_eq!(customer.expect("message").await["seq"], 2);
+    keyless.send(start("api", Some("also: 403 errors"))).await;
+    let _ = keyless.expect("queued").await;
+    assert_eq!(keyless.expect("message").await["seq"], 2);
     server.shutdown().await;
 }
 
