@@ -15,6 +15,15 @@ use crate::{
     store::Change,
 };
 
+/// The fields of a `start` that opens a new conversation.
+struct Opening {
+    topic: String,
+    language: Option<String>,
+    text: Option<String>,
+    client_msg_id: Option<String>,
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
 impl Hub {
     /// Register a customer session: `welcome` with the open conversation (this is
     /// how a second tab or a reconnect finds its chat), then what it missed.
@@ -197,13 +206,13 @@ impl Hub {
                 Some(id) => self.join(session, id, text, client_msg_id, now),
                 None => self.start(
                     &key,
-                    SmolStr::new(topic),
-                    SmolStr::new(
-                        language.unwrap_or_else(|| self.config.routing.default_language.clone()),
-                    ),
-                    text,
-                    client_msg_id,
-                    metadata.unwrap_or_default(),
+                    Opening {
+                        topic,
+                        language,
+                        text,
+                        client_msg_id,
+                        metadata,
+                    },
                     now,
                 ),
             },
@@ -266,19 +275,20 @@ impl Hub {
     }
 
     /// A new conversation: classify, queue, match.
-    fn start(
-        &mut self,
-        key: &SmolStr,
-        topic: SmolStr,
-        language: SmolStr,
-        text: Option<String>,
-        client_msg_id: Option<String>,
-        metadata: serde_json::Map<String, serde_json::Value>,
-        now: Instant,
-    ) {
+    fn start(&mut self, key: &SmolStr, opening: Opening, now: Instant) {
         let Some(profile) = self.customers.get(key).map(|c| c.profile.clone()) else {
             return;
         };
+        let Opening {
+            topic,
+            language,
+            text,
+            client_msg_id,
+            metadata,
+        } = opening;
+        let topic = SmolStr::new(topic);
+        let language = self.routing_language(language);
+        let metadata = metadata.unwrap_or_default();
         let text = text.filter(|t| !t.trim().is_empty());
         let priority = self.classify(text.as_deref(), profile.vip);
         let id = ConversationId::new();
@@ -312,6 +322,20 @@ impl Hub {
             Ok(Some(assignment)) => self.carry_out(vec![assignment], now),
             Ok(None) => self.waiting(id, now),
             Err(e) => tracing::error!(conversation = %id, error = %e, "enqueue refused"),
+        }
+    }
+
+    /// The language a conversation is routed in: the customer's if some agent
+    /// speaks it (or it is the default or fallback language), else the fallback
+    /// language at once, since waiting for a speaker nobody employs helps no one.
+    /// This also keeps the set of queues bounded whatever codes clients send.
+    fn routing_language(&self, requested: Option<String>) -> SmolStr {
+        let routing = &self.config.routing;
+        let language = SmolStr::new(requested.unwrap_or_else(|| routing.default_language.clone()));
+        if self.known_languages.contains(&language) {
+            language
+        } else {
+            SmolStr::new(&routing.fallback_language)
         }
     }
 

@@ -473,9 +473,8 @@ impl Hub {
                 );
             }
             Timer::LanguageFallback { conversation } => {
-                if let Some(assignment) = self.router.fallback_due(conversation, now) {
-                    self.carry_out(vec![assignment], now);
-                }
+                let assignments = self.router.fallback_due(conversation, now);
+                self.carry_out(assignments, now);
             }
             Timer::FirstReply {
                 conversation,

@@ -14,7 +14,7 @@ mod lifecycle;
 pub mod router;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -211,6 +211,8 @@ pub struct Hub {
     /// from any session, as long as it is remembered in `ended`.
     last_ended: HashMap<CustomerKey, ConversationId>,
     rates: HashMap<SmolStr, AssignmentRate>,
+    /// Languages some agent speaks, plus the default and fallback ones.
+    known_languages: HashSet<SmolStr>,
     timers: DelayQueue<Timer>,
     urgent_keywords: Vec<String>,
     /// Changes of this turn, committed before `outbox` is delivered.
@@ -266,7 +268,14 @@ impl Hub {
                 },
             );
         }
+        let mut known_languages: HashSet<SmolStr> = agents
+            .values()
+            .flat_map(|a: &AgentEntry| a.languages.iter().cloned())
+            .collect();
+        known_languages.insert(SmolStr::new(&config.routing.fallback_language));
+        known_languages.insert(SmolStr::new(&config.routing.default_language));
         Ok(Self {
+            known_languages,
             urgent_keywords: config
                 .routing
                 .urgent_keywords

@@ -13,6 +13,7 @@
 use std::{
     cmp::Ordering,
     collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    hash::{BuildHasherDefault, Hasher},
     time::{Duration, Instant},
 };
 
@@ -125,7 +126,7 @@ struct AgentSlot {
     /// Online and connected: may take new chats.
     accepting: bool,
     /// The chats it holds; its load is derived from this, never counted apart.
-    chats: HashSet<ConversationId>,
+    chats: HashSet<ConversationId, FastBuild>,
     /// Last assignment, or when it became available.
     idle_since: Instant,
     /// Its key in `available`, while indexed.
@@ -141,6 +142,46 @@ impl AgentSlot {
 /// Per (topic, language): one FIFO per priority, keyed by arrival.
 type Lines = [BTreeMap<u64, ConversationId>; 3];
 
+/// Per topic, every language together: one FIFO per priority, keyed by arrival,
+/// with each conversation's first entry time, so the language-fallback check on a
+/// line's head needs no lookup.
+type TopicLines = [BTreeMap<u64, (ConversationId, Instant)>; 3];
+
+/// A cheap hasher for the router's hot keys: conversation ids (UUIDs the server
+/// generates, already random) and line indices. A multiply per word and a final
+/// mix instead of SipHash; the keys are not chosen by clients.
+#[derive(Debug, Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // The finaliser of MurmurHash3: every input bit reaches every output bit.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h
+    }
+}
+
+type FastBuild = BuildHasherDefault<FastHasher>;
+
 /// The routing state of one hub.
 #[derive(Debug)]
 pub struct Router {
@@ -154,15 +195,15 @@ pub struct Router {
     queues: Vec<Vec<Lines>>,
     /// `by_topic[topic][priority]`: every language together, to find the oldest
     /// conversation an agent may take by language fallback.
-    by_topic: Vec<Lines>,
+    by_topic: Vec<TopicLines>,
     /// `available[topic][lang]`: agents accepting chats, under capacity.
     available: Vec<Vec<BTreeSet<AgentRank>>>,
     agents: Vec<AgentSlot>,
     agent_ix: HashMap<AgentId, AgentIx>,
-    entries: HashMap<ConversationId, Entry>,
+    entries: HashMap<ConversationId, Entry, FastBuild>,
     next_arrival: u64,
     /// (topic, lang) lines whose order changed since the last `take_changed_lines`.
-    changed: HashSet<(TopicIx, LangIx)>,
+    changed: HashSet<(TopicIx, LangIx), FastBuild>,
 }
 
 fn prio_ix(p: Priority) -> usize {
@@ -189,13 +230,13 @@ impl Router {
             fallback_lang: 0,
             fallback_after,
             queues: topics.iter().map(|_| Vec::new()).collect(),
-            by_topic: topics.iter().map(|_| Lines::default()).collect(),
+            by_topic: topics.iter().map(|_| TopicLines::default()).collect(),
             available: topics.iter().map(|_| Vec::new()).collect(),
             agents: Vec::new(),
             agent_ix: HashMap::new(),
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             next_arrival: 0,
-            changed: HashSet::new(),
+            changed: HashSet::default(),
         };
         router.fallback_lang = router.intern_lang(fallback_language);
         router
@@ -265,7 +306,7 @@ impl Router {
             langs,
             capacity,
             accepting: false,
-            chats: HashSet::new(),
+            chats: HashSet::default(),
             idle_since: now,
             indexed: None,
         });
@@ -329,6 +370,7 @@ impl Router {
         let lang = self.intern_lang(&spec.language);
         let arrival = self.next_arrival;
         self.next_arrival += 1;
+        let p = prio_ix(spec.priority);
         self.entries.insert(
             conversation,
             Entry {
@@ -340,53 +382,10 @@ impl Router {
                 place: Place::Queued,
             },
         );
-        self.insert_line(conversation);
-        Ok(self.match_conversation(conversation, now, None))
-    }
-
-    /// Restore a conversation as it was (after a restart): queued with its original
-    /// arrival order and wait, or held by an agent.
-    pub fn restore(
-        &mut self,
-        conversation: ConversationId,
-        spec: RouteSpec,
-        arrival: u64,
-        enqueued_at: Instant,
-        agent: Option<&AgentId>,
-    ) -> Result<(), RouteError> {
-        if self.entries.contains_key(&conversation) {
-            return Err(RouteError::AlreadyRouted(conversation));
-        }
-        let topic = *self
-            .topic_ix
-            .get(&spec.topic)
-            .ok_or_else(|| RouteError::UnknownTopic(spec.topic.clone()))?;
-        let lang = self.intern_lang(&spec.language);
-        let place = match agent {
-            Some(id) => Place::Assigned(self.agent(id)?),
-            None => Place::Queued,
-        };
-        self.next_arrival = self.next_arrival.max(arrival + 1);
-        self.entries.insert(
-            conversation,
-            Entry {
-                spec,
-                topic,
-                lang,
-                arrival,
-                enqueued_at,
-                place,
-            },
-        );
-        match place {
-            Place::Queued => self.insert_line(conversation),
-            Place::Assigned(a) => {
-                self.agents[a].chats.insert(conversation);
-                self.unindex(a);
-                self.index(a);
-            }
-        }
-        Ok(())
+        // Work from the values at hand: reading the new entry back would wait for
+        // its (cold) cache line.
+        self.insert_line_at(conversation, topic, lang, p, arrival, now);
+        Ok(self.match_at(conversation, topic, lang, now, now, None))
     }
 
     /// Send a held conversation back to the queue, keeping its original place,
@@ -479,16 +478,25 @@ impl Router {
     }
 
     /// The conversation has waited `fallback_after`: agents speaking the fallback
-    /// language may now take it.
-    pub fn fallback_due(
-        &mut self,
-        conversation: ConversationId,
-        now: Instant,
-    ) -> Option<Assignment> {
-        match self.entries.get(&conversation)?.place {
-            Place::Queued => self.match_conversation(conversation, now, None),
-            Place::Assigned(_) => None,
+    /// language may now take it. Each agent that can take it takes, in fair
+    /// order, the best it can serve, which is another conversation when a
+    /// higher-priority or older one became fallback-ready in the same instant.
+    /// Returns every assignment made.
+    pub fn fallback_due(&mut self, conversation: ConversationId, now: Instant) -> Vec<Assignment> {
+        let mut assignments = Vec::new();
+        while let Some(e) = self.entries.get(&conversation)
+            && e.place == Place::Queued
+        {
+            let Some(agent) = self.best_agent_for(e.topic, e.lang, e.enqueued_at, now, None) else {
+                break;
+            };
+            let taken = self.refresh_agent(agent, now);
+            if taken.is_empty() {
+                break;
+            }
+            assignments.extend(taken);
         }
+        assignments
     }
 
     /// Where an open conversation is.
@@ -536,8 +544,15 @@ impl Router {
         }
         let lines = &self.queues[entry.topic][entry.lang];
         let own = prio_ix(entry.spec.priority);
-        let ahead: usize = lines[..own].iter().map(BTreeMap::len).sum::<usize>()
-            + lines[own].range(..entry.arrival).count();
+        let line = &lines[own];
+        // The newest of its priority (the common case: a new arrival) is O(1);
+        // a requeued one in the middle counts those ahead.
+        let ahead_in_own = if line.last_key_value().map(|(&k, _)| k) == Some(entry.arrival) {
+            line.len() - 1
+        } else {
+            line.range(..entry.arrival).count()
+        };
+        let ahead: usize = lines[..own].iter().map(BTreeMap::len).sum::<usize>() + ahead_in_own;
         Some(ahead + 1)
     }
 
@@ -569,8 +584,7 @@ impl Router {
             .get(topic)?
             .iter()
             .filter_map(|line| line.values().next())
-            .filter_map(|c| self.entries.get(c))
-            .map(|e| e.enqueued_at)
+            .map(|&(_, since)| since)
             .min()
     }
 
@@ -586,10 +600,28 @@ impl Router {
         let Some(e) = self.entries.get(&conversation) else {
             return;
         };
-        let p = prio_ix(e.spec.priority);
-        self.queues[e.topic][e.lang][p].insert(e.arrival, conversation);
-        self.by_topic[e.topic][p].insert(e.arrival, conversation);
-        self.changed.insert((e.topic, e.lang));
+        let (t, l, p, arrival, since) = (
+            e.topic,
+            e.lang,
+            prio_ix(e.spec.priority),
+            e.arrival,
+            e.enqueued_at,
+        );
+        self.insert_line_at(conversation, t, l, p, arrival, since);
+    }
+
+    fn insert_line_at(
+        &mut self,
+        conversation: ConversationId,
+        t: TopicIx,
+        l: LangIx,
+        p: usize,
+        arrival: u64,
+        since: Instant,
+    ) {
+        self.queues[t][l][p].insert(arrival, conversation);
+        self.by_topic[t][p].insert(arrival, (conversation, since));
+        self.changed.insert((t, l));
     }
 
     fn remove_line(&mut self, conversation: ConversationId) {
@@ -667,8 +699,8 @@ impl Router {
                     consider(self.queues[t][l][p].first_key_value());
                 }
                 if slot.speaks_fallback
-                    && let Some((arrival, c)) = self.by_topic[t][p].first_key_value()
-                    && self.fallback_ready(c, now)
+                    && let Some((arrival, (c, since))) = self.by_topic[t][p].first_key_value()
+                    && now.saturating_duration_since(*since) >= self.fallback_after
                 {
                     consider(Some((arrival, c)));
                 }
@@ -680,12 +712,6 @@ impl Router {
         None
     }
 
-    fn fallback_ready(&self, conversation: &ConversationId, now: Instant) -> bool {
-        self.entries
-            .get(conversation)
-            .is_some_and(|e| now.saturating_duration_since(e.enqueued_at) >= self.fallback_after)
-    }
-
     /// Find the best agent for a queued conversation and assign it.
     fn match_conversation(
         &mut self,
@@ -694,20 +720,45 @@ impl Router {
         skip: Option<AgentIx>,
     ) -> Option<Assignment> {
         let e = self.entries.get(&conversation)?;
-        let mut lines = vec![(e.topic, e.lang)];
-        if e.lang != self.fallback_lang && self.fallback_ready(&conversation, now) {
-            lines.push((e.topic, self.fallback_lang));
-        }
-        let best = lines
+        let (t, l, since) = (e.topic, e.lang, e.enqueued_at);
+        self.match_at(conversation, t, l, since, now, skip)
+    }
+
+    fn match_at(
+        &mut self,
+        conversation: ConversationId,
+        t: TopicIx,
+        l: LangIx,
+        since: Instant,
+        now: Instant,
+        skip: Option<AgentIx>,
+    ) -> Option<Assignment> {
+        let best = self.best_agent_for(t, l, since, now, skip)?;
+        Some(self.assign(conversation, best, now))
+    }
+
+    /// The agent to serve a conversation of this topic and language, queued
+    /// since `since`: lowest load ratio, then longest idle.
+    fn best_agent_for(
+        &self,
+        t: TopicIx,
+        l: LangIx,
+        since: Instant,
+        now: Instant,
+        skip: Option<AgentIx>,
+    ) -> Option<AgentIx> {
+        let fallback =
+            l != self.fallback_lang && now.saturating_duration_since(since) >= self.fallback_after;
+        [Some(l), fallback.then_some(self.fallback_lang)]
             .into_iter()
-            .filter_map(|(t, l)| {
+            .flatten()
+            .filter_map(|l| {
                 self.available[t][l]
                     .iter()
                     .find(|rank| Some(rank.agent) != skip)
             })
             .min()
-            .map(|rank| rank.agent)?;
-        Some(self.assign(conversation, best, now))
+            .map(|rank| rank.agent)
     }
 
     fn assign(&mut self, conversation: ConversationId, a: AgentIx, now: Instant) -> Assignment {
@@ -751,7 +802,7 @@ impl Router {
                         if !seen.insert(*c) {
                             return Err(format!("{c} queued twice"));
                         }
-                        if self.by_topic[t][p].get(&arrival) != Some(c) {
+                        if self.by_topic[t][p].get(&arrival) != Some(&(*c, e.enqueued_at)) {
                             return Err(format!("{c} missing from the topic index"));
                         }
                     }

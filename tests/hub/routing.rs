@@ -64,7 +64,8 @@ async fn urgent_before_vip_before_standard_and_fifo_within_each() {
 
 #[tokio::test]
 async fn positions_count_higher_priorities_ahead() {
-    let server = TestServer::start(config(vec![])).await;
+    // Spanish is spoken on the desk (the agent is not connected).
+    let server = TestServer::start(config(vec![agent("es", &["earn"], &["es"], 1)])).await;
     let (mut a, _) = server.customer("a").await;
     a.send(start("earn", None)).await;
     assert_eq!(a.expect("queued").await["position"], 1);
@@ -175,7 +176,11 @@ async fn least_loaded_agent_is_chosen_then_longest_idle() {
 
 #[tokio::test]
 async fn language_fallback_after_its_delay() {
-    let mut cfg = config(vec![agent("ann", &["trading"], &["en"], 3)]);
+    let mut cfg = config(vec![
+        agent("ann", &["trading"], &["en"], 3),
+        // Turkish is spoken on the desk, but not by anyone who does trading.
+        agent("kyc-tr", &["verification"], &["tr"], 3),
+    ]);
     cfg.routing.language_fallback_secs = 1;
     let server = TestServer::start(cfg).await;
     let (mut ann, _) = server.agent("token-ann").await;
@@ -188,6 +193,19 @@ async fn language_fallback_after_its_delay() {
     let assigned = ann.expect("assigned").await;
     assert_eq!(assigned["language"], "tr");
     assert!(assigned["waited_seconds"].as_u64().unwrap() >= 1);
+    assert_eq!(customer.expect("assigned").await["agent"]["id"], "ann");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_language_nobody_speaks_is_routed_in_the_fallback_language_at_once() {
+    let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 3)])).await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("c1").await;
+    customer
+        .send(json!({"type": "start", "topic": "trading", "language": "tlh"}))
+        .await;
+    assert_eq!(ann.expect("assigned").await["language"], "en");
     assert_eq!(customer.expect("assigned").await["agent"]["id"], "ann");
     server.shutdown().await;
 }
