@@ -24,7 +24,7 @@ impl Hub {
 
     /// Tell both sides of a new assignment; the agent gets the whole transcript.
     fn assigned(&mut self, conversation: ConversationId, agent: AgentId, now: Instant) {
-        let Some(spec) = self.router.spec(&conversation).cloned() else {
+        let Some(spec) = self.router.spec(&conversation) else {
             return;
         };
         let Some(c) = self.conversations.get_mut(&conversation) else {
@@ -133,10 +133,10 @@ impl Hub {
         position: usize,
         now: Instant,
     ) -> Option<axum::extract::ws::Utf8Bytes> {
-        let topic = &self.router.spec(&conversation)?.topic;
+        let topic = self.router.spec(&conversation)?.topic;
         let eta = self
             .rates
-            .get(topic)
+            .get(&topic)
             .and_then(|r| r.eta_seconds(position, now));
         Some(
             ServerFrame::Queued {
@@ -522,7 +522,7 @@ impl Hub {
     /// First agent message since the assignment: stop the first-reply clock, and
     /// record the first response time once per conversation.
     pub(super) fn agent_replied(&mut self, conversation: ConversationId, now: Instant) {
-        let topic: Option<SmolStr> = self.router.spec(&conversation).map(|s| s.topic.clone());
+        let topic: Option<SmolStr> = self.router.spec(&conversation).map(|s| s.topic);
         let Some(c) = self.conversations.get_mut(&conversation) else {
             return;
         };
