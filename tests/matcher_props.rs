@@ -1129,7 +1129,7 @@ fn requeue_keeps_the_original_place() {
         Ok(vec![asg(c1, &b)])
     );
     assert_eq!(r.arrival(&c1), arrival);
-    assert_eq!(r.spec(&c1), Some(&spec(TOPICS[0], "en", Priority::Vip)));
+    assert_eq!(r.spec(&c1), Some(spec(TOPICS[0], "en", Priority::Vip)));
     // a comes back and takes c2, c3 in order.
     r.set_capacity(&a, 2, s(8)).expect("ok");
     assert_eq!(
