@@ -49,8 +49,38 @@ pub struct Config {
     pub routing: Routing,
     /// Size and rate bounds that protect the node from one client.
     pub limits: Limits,
+    /// Redis URL (`redis://host:port/db`, `rediss://…`, `unix:///path`): turns
+    /// on the Redis store. Default: unset, the embedded memory store.
+    pub redis_url: Option<String>,
+    /// Redis store settings, used with `redis_url`.
+    pub redis: RedisSettings,
     /// The agent roster. Default: empty (no agent can log in).
     pub agents: Vec<AgentConfig>,
+}
+
+/// How the Redis store lays out and keeps its data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// Prefix of every key, so deployments or test runs can share one Redis.
+    /// Default `switchboard:`.
+    pub prefix: String,
+    /// Seconds an ended conversation (record and transcript) is kept. Default
+    /// 604800 (7 days).
+    pub retain_ended_secs: u64,
+    /// Seconds to wait for Redis to answer before a write counts as failed.
+    /// Default 2.
+    pub timeout_secs: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            prefix: "switchboard:".into(),
+            retain_ended_secs: 7 * 24 * 3600,
+            timeout_secs: 2,
+        }
+    }
 }
 
 /// Time limits. Each accepts small values (1 s) so tests run quickly.
@@ -150,6 +180,8 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             routing: Routing::default(),
             limits: Limits::default(),
+            redis_url: None,
+            redis: RedisSettings::default(),
             agents: Vec::new(),
         }
     }
@@ -391,6 +423,38 @@ impl Config {
         if l.ws_buffer_bytes < 512 {
             return Err(invalid("limits.ws_buffer_bytes", "must be at least 512"));
         }
+        if let Some(url) = &self.redis_url
+            && !["redis://", "rediss://", "unix://", "redis+unix://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+        {
+            return Err(invalid(
+                "redis_url",
+                "must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)",
+            ));
+        }
+        let redis = &self.redis;
+        if redis.prefix.is_empty()
+            || redis.prefix.len() > 64
+            || redis
+                .prefix
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(invalid(
+                "redis.prefix",
+                "must be 1-64 characters without spaces",
+            ));
+        }
+        if redis.retain_ended_secs == 0 {
+            return Err(invalid(
+                "redis.retain_ended_secs",
+                "must be at least 1 second",
+            ));
+        }
+        if redis.timeout_secs == 0 {
+            return Err(invalid("redis.timeout_secs", "must be at least 1 second"));
+        }
         let mut ids = HashSet::new();
         let mut tokens = HashSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
@@ -509,5 +573,13 @@ mod tests {
         let mut c = Config::default();
         c.timeouts.first_reply_secs = Some(0);
         assert!(problem(&c).contains("timeouts.first_reply_secs"));
+
+        let mut c = Config::default();
+        c.redis_url = Some("localhost:6379".into());
+        assert!(problem(&c).contains("redis_url"));
+
+        let mut c = Config::default();
+        c.redis.prefix = "two words".into();
+        assert!(problem(&c).contains("redis.prefix"));
     }
 }

@@ -3,15 +3,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
 use std::sync::Arc;
 
 use serde_json::Map;
 use smol_str::SmolStr;
 use switchboard::{
+    config::RedisSettings,
     domain::{
         Author, ConversationId, ConversationState, CustomerProfile, EndReason, Message, Priority,
     },
-    store::{Change, MemoryStore, Store, StoreError},
+    store::{Change, MemoryStore, RedisStore, Store, StoreError},
 };
 use time::OffsetDateTime;
 
@@ -170,4 +174,110 @@ async fn memory_store_drops_the_oldest_ended_beyond_its_bound() {
     assert!(store.conversation(ids[0]).await.unwrap().is_none());
     assert!(store.conversation(ids[1]).await.unwrap().is_some());
     assert!(store.conversation(ids[2]).await.unwrap().is_some());
+}
+
+fn settings(prefix: &str) -> RedisSettings {
+    RedisSettings {
+        prefix: prefix.into(),
+        ..RedisSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn redis_store_keeps_the_contract() {
+    let redis = redis_server::RedisServer::start();
+    let store = RedisStore::connect(&redis.url, &settings("contract:"))
+        .await
+        .unwrap();
+    contract(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn redis_prefixes_keep_deployments_apart() {
+    let redis = redis_server::RedisServer::start();
+    let one = RedisStore::connect(&redis.url, &settings("one:"))
+        .await
+        .unwrap();
+    let two = RedisStore::connect(&redis.url, &settings("two:"))
+        .await
+        .unwrap();
+    let id = ConversationId::new();
+    one.commit(&[opened(id), message(id, 1, "one")])
+        .await
+        .unwrap();
+    assert!(two.conversation(id).await.unwrap().is_none());
+    assert!(two.open_conversations().await.unwrap().is_empty());
+    assert_eq!(one.open_conversations().await.unwrap().len(), 1);
+    // And each keeps the contract beside the other.
+    contract(Arc::new(two)).await;
+}
+
+#[tokio::test]
+async fn redis_ended_conversations_expire() {
+    let redis = redis_server::RedisServer::start();
+    let store = RedisStore::connect(
+        &redis.url,
+        &RedisSettings {
+            retain_ended_secs: 1,
+            ..settings("expiry:")
+        },
+    )
+    .await
+    .unwrap();
+    let id = ConversationId::new();
+    store
+        .commit(&[
+            opened(id),
+            message(id, 1, "bye"),
+            Change::Ended {
+                id,
+                state: ConversationState::Resolved,
+                reason: EndReason::Resolved,
+                at: OffsetDateTime::now_utc(),
+            },
+        ])
+        .await
+        .unwrap();
+    assert!(store.conversation(id).await.unwrap().is_some());
+    // Redis expires keys on its own clock; poll instead of guessing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.conversation(id).await.unwrap().is_some() {
+        assert!(std::time::Instant::now() < deadline, "never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn redis_down_is_unavailable_and_back_is_served() {
+    let mut redis = redis_server::RedisServer::start();
+    let store = RedisStore::connect(&redis.url, &settings("outage:"))
+        .await
+        .unwrap();
+    let id = ConversationId::new();
+    store.commit(&[opened(id)]).await.unwrap();
+    redis.kill();
+    let down = store.commit(&[message(id, 1, "lost?")]).await;
+    assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
+    // Back (empty: this test server persists nothing), the store reconnects by itself.
+    redis.restart();
+    let id = ConversationId::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.commit(&[opened(id)]).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "never reconnected");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(store.conversation(id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn unreachable_redis_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let error = RedisStore::connect(&format!("redis://127.0.0.1:{port}/"), &settings("x:"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
 }

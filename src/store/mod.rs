@@ -7,12 +7,14 @@
 //! (for its notion of durable) before returning.
 
 mod memory;
+mod redis;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
 use crate::domain::{

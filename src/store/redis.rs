@@ -1,0 +1,354 @@
+//! The Redis store: conversations survive the node, and many nodes can share them.
+//!
+//! Layout, under the configured prefix `P`:
+//! - `P conv:<id>` hash: `header` (immutable JSON: customer, language, metadata,
+//!   start time) and the mutable fields `topic`, `priority`, `state`, `agent`,
+//!   `end_reason`, `ended_at`, `rating`, each a plain string so a script can set
+//!   it without decoding JSON;
+//! - `P msgs:<id>` list: the transcript, one JSON message per entry, index = seq − 1;
+//! - `P open` set: ids of open conversations, to rebuild the hub on start-up.
+//!
+//! A batch is applied by one Lua script call: one round trip, atomic, all or
+//! nothing (it checks every conversation exists before writing anything), and
+//! idempotent for appends (a message is pushed only at its `seq`), so a batch
+//! retried after a lost reply does not double anything. Ended conversations expire
+//! after `redis.retain_ended_secs`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::{
+    AsyncCommands, Client, Script,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use super::{Change, ConversationRecord, Store, StoreError};
+use crate::{
+    config::RedisSettings,
+    domain::{ConversationId, CustomerProfile, Language, Message},
+};
+
+/// The part of a conversation that never changes after it is opened.
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    customer: CustomerProfile,
+    language: Language,
+    metadata: Map<String, Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    started_at: OffsetDateTime,
+}
+
+const COMMIT: &str = r#"
+local p = ARGV[1]
+local retain = tonumber(ARGV[2])
+local ops = cjson.decode(ARGV[3])
+local opened = {}
+for _, op in ipairs(ops) do
+  if op.o == 'open' then
+    opened[op.id] = true
+  elseif not opened[op.id] and redis.call('EXISTS', p .. 'conv:' .. op.id) == 0 then
+    return redis.error_reply('MISSING ' .. op.id)
+  end
+end
+for _, op in ipairs(ops) do
+  local key = p .. 'conv:' .. op.id
+  if op.o == 'open' then
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('HSET', key, 'header', op.header, 'topic', op.topic,
+        'priority', op.priority, 'state', 'queued')
+      redis.call('SADD', p .. 'open', op.id)
+    end
+  elseif op.o == 'append' then
+    local msgs = p .. 'msgs:' .. op.id
+    if redis.call('LLEN', msgs) == op.seq - 1 then
+      redis.call('RPUSH', msgs, op.msg)
+    end
+  elseif op.o == 'requeue' then
+    redis.call('HSET', key, 'state', 'queued', 'topic', op.topic, 'priority', op.priority)
+  elseif op.o == 'assign' then
+    redis.call('HSET', key, 'state', 'assigned', 'agent', op.agent)
+  elseif op.o == 'end' then
+    redis.call('HSET', key, 'state', op.state, 'end_reason', op.reason, 'ended_at', op.at)
+    redis.call('SREM', p .. 'open', op.id)
+    redis.call('EXPIRE', key, retain)
+    redis.call('EXPIRE', p .. 'msgs:' .. op.id, retain)
+  elseif op.o == 'rate' then
+    redis.call('HSET', key, 'rating', op.score)
+  end
+end
+return #ops
+"#;
+
+/// Conversations in Redis. The connection manager reconnects by itself, with
+/// backoff, after Redis restarts or the network drops.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+    retain_ended_secs: u64,
+    commit: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// The wire string of a unit enum (`"queued"`, `"vip"` …).
+fn word<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => Ok(s),
+        Ok(other) => Err(unavailable(format!("not a word: {other}"))),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+fn from_word<T: DeserializeOwned>(word: &str) -> Result<T, StoreError> {
+    serde_json::from_value(Value::String(word.to_string()))
+        .map_err(|e| unavailable(format!("corrupt field `{word}`: {e}")))
+}
+
+fn rfc3339(at: &OffsetDateTime) -> Result<String, StoreError> {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .map_err(unavailable)
+}
+
+impl RedisStore {
+    /// Connect, failing at once if Redis cannot be reached: a node must not start
+    /// on a store it cannot write to.
+    pub async fn connect(url: &str, settings: &RedisSettings) -> Result<Self, StoreError> {
+        let client = Client::open(url).map_err(unavailable)?;
+        let timeout = Duration::from_secs(settings.timeout_secs);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(3);
+        let connection =
+            tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+                .await
+                .map_err(|_| unavailable(format!("no answer from {url} within {timeout:?}")))?
+                .map_err(unavailable)?;
+        let store = Self {
+            connection,
+            prefix: settings.prefix.clone(),
+            retain_ended_secs: settings.retain_ended_secs,
+            commit: Script::new(COMMIT),
+        };
+        let mut connection = store.connection.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(store)
+    }
+
+    fn conv_key(&self, id: ConversationId) -> String {
+        format!("{}conv:{id}", self.prefix)
+    }
+
+    fn msgs_key(&self, id: ConversationId) -> String {
+        format!("{}msgs:{id}", self.prefix)
+    }
+
+    fn encode(change: &Change) -> Result<Value, StoreError> {
+        Ok(match change {
+            Change::Opened {
+                id,
+                customer,
+                topic,
+                language,
+                priority,
+                metadata,
+                at,
+            } => {
+                let header = Header {
+                    customer: customer.clone(),
+                    language: language.clone(),
+                    metadata: metadata.clone(),
+                    started_at: *at,
+                };
+                json!({
+                    "o": "open", "id": id.to_string(),
+                    "header": serde_json::to_string(&header).map_err(unavailable)?,
+                    "topic": topic.as_str(), "priority": word(priority)?,
+                })
+            }
+            Change::Appended { id, message } => json!({
+                "o": "append", "id": id.to_string(), "seq": message.seq,
+                "msg": serde_json::to_string(message).map_err(unavailable)?,
+            }),
+            Change::Requeued {
+                id,
+                topic,
+                priority,
+            } => json!({
+                "o": "requeue", "id": id.to_string(),
+                "topic": topic.as_str(), "priority": word(priority)?,
+            }),
+            Change::Assigned { id, agent } => json!({
+                "o": "assign", "id": id.to_string(), "agent": agent.as_str(),
+            }),
+            Change::Ended {
+                id,
+                state,
+                reason,
+                at,
+            } => json!({
+                "o": "end", "id": id.to_string(), "state": word(state)?,
+                "reason": word(reason)?, "at": rfc3339(at)?,
+            }),
+            Change::Rated { id, score } => json!({
+                "o": "rate", "id": id.to_string(), "score": score.to_string(),
+            }),
+        })
+    }
+
+    /// Build a record from its hash and transcript.
+    fn decode(
+        id: ConversationId,
+        fields: std::collections::HashMap<String, String>,
+        messages: Vec<String>,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        let Some(header) = fields.get("header") else {
+            return Ok(None);
+        };
+        let header: Header = serde_json::from_str(header)
+            .map_err(|e| unavailable(format!("corrupt header of {id}: {e}")))?;
+        let field = |name: &str| {
+            fields
+                .get(name)
+                .cloned()
+                .ok_or_else(|| unavailable(format!("{id} lacks `{name}`")))
+        };
+        let messages = messages
+            .iter()
+            .map(|m| serde_json::from_str::<Message>(m))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unavailable(format!("corrupt message of {id}: {e}")))?;
+        Ok(Some(ConversationRecord {
+            id,
+            customer: header.customer,
+            topic: field("topic")?.into(),
+            language: header.language,
+            priority: from_word(&field("priority")?)?,
+            metadata: header.metadata,
+            state: from_word(&field("state")?)?,
+            agent: fields.get("agent").map(Into::into),
+            messages,
+            end_reason: fields.get("end_reason").map(|r| from_word(r)).transpose()?,
+            rating: fields.get("rating").and_then(|r| r.parse().ok()),
+            started_at: header.started_at,
+            ended_at: fields
+                .get("ended_at")
+                .map(|at| {
+                    OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                        .map_err(unavailable)
+                })
+                .transpose()?,
+        }))
+    }
+
+    async fn load_many(
+        &self,
+        ids: &[ConversationId],
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        let mut records = Vec::with_capacity(ids.len());
+        let mut connection = self.connection.clone();
+        // One round trip per chunk, not per conversation.
+        for chunk in ids.chunks(500) {
+            let mut pipe = redis::pipe();
+            for &id in chunk {
+                pipe.hgetall(self.conv_key(id))
+                    .lrange(self.msgs_key(id), 0, -1);
+            }
+            let replies: Vec<redis::Value> = pipe
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            let mut replies = replies.into_iter();
+            for &id in chunk {
+                let (Some(fields), Some(messages)) = (replies.next(), replies.next()) else {
+                    return Err(unavailable("short pipeline reply"));
+                };
+                let fields = redis::from_redis_value(fields).map_err(unavailable)?;
+                let messages = redis::from_redis_value(messages).map_err(unavailable)?;
+                if let Some(record) = Self::decode(id, fields, messages)? {
+                    records.push(record);
+                }
+            }
+        }
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn commit(&self, batch: &[Change]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let ops = batch
+            .iter()
+            .map(Self::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let ops = serde_json::to_string(&ops).map_err(unavailable)?;
+        let mut connection = self.connection.clone();
+        let result: Result<i64, redis::RedisError> = self
+            .commit
+            .arg(&self.prefix)
+            .arg(self.retain_ended_secs)
+            .arg(ops)
+            .invoke_async(&mut connection)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // The script's `MISSING <id>` error reply: code `MISSING`, detail the id.
+                let missing = (e.code() == Some("MISSING"))
+                    .then(|| e.detail())
+                    .flatten()
+                    .and_then(|id| id.trim().parse().ok());
+                match missing {
+                    Some(id) => Err(StoreError::Missing(ConversationId(id))),
+                    None => Err(unavailable(e)),
+                }
+            }
+        }
+    }
+
+    async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        Ok(self.load_many(&[id]).await?.pop())
+    }
+
+    async fn open_conversations(&self) -> Result<Vec<ConversationRecord>, StoreError> {
+        let mut connection = self.connection.clone();
+        let ids: Vec<String> = connection
+            .smembers(format!("{}open", self.prefix))
+            .await
+            .map_err(unavailable)?;
+        let mut ids: Vec<ConversationId> = ids
+            .iter()
+            .filter_map(|id| id.parse().ok().map(ConversationId))
+            .collect();
+        // Ids are UUID v7: creation order, which is the queue's arrival order.
+        ids.sort();
+        self.load_many(&ids).await
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}
