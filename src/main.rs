@@ -28,6 +28,10 @@ enum Commands {
         /// Listen address, overriding the file and SWITCHBOARD_LISTEN; port 0 picks one.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Redis URL, turning on the Redis store; overrides the file and
+        /// SWITCHBOARD_REDIS_URL.
+        #[arg(long)]
+        redis_url: Option<String>,
         /// Log as JSON lines instead of text.
         #[arg(long)]
         log_json: bool,
@@ -45,10 +49,11 @@ fn main() -> ExitCode {
         Commands::Serve {
             config,
             listen,
+            redis_url,
             log_json,
         } => {
             init_logs(log_json);
-            match serve(config, listen) {
+            match serve(config, listen, redis_url) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("switchboard: {e:#}");
@@ -90,25 +95,37 @@ fn init_logs(json: bool) {
     }
 }
 
-fn serve(config_path: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+fn serve(
+    config_path: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    redis_url: Option<String>,
+) -> anyhow::Result<()> {
     let mut config = Config::load(config_path.as_deref())?;
     if let Some(listen) = listen {
         config.listen = listen;
+    }
+    if redis_url.is_some() {
+        config.redis_url = redis_url;
+        config.validate()?;
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         tracing::info!(
             agents = config.agents.len(),
             topics = config.routing.topics.len(),
-            "1/3 configuration loaded"
+            "1/4 configuration loaded"
         );
+        let store = switchboard::server::open_store(&config)
+            .await
+            .context("opening the store")?;
+        tracing::info!(store = store.backend(), "2/4 store ready");
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let bound = listener.local_addr().context("reading the bound address")?;
-        tracing::info!("2/3 listening on {bound}");
-        tracing::info!(store = "memory", "3/3 serving");
-        switchboard::server::run(listener, config, shutdown_signal()).await?;
+        tracing::info!("3/4 listening on {bound}");
+        tracing::info!("4/4 serving");
+        switchboard::server::run_with_store(listener, config, store, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })

@@ -17,11 +17,11 @@ use crate::{
     config::Config,
     domain::AgentId,
     http,
-    hub::{Hub, HubHandle, RouteError},
+    hub::{Hub, HubHandle, StartError},
     identity::IdentityVerifier,
     metrics::Metrics,
     session::{self, Side},
-    store::{MemoryStore, Store},
+    store::{MemoryStore, RedisStore, Store, StoreError},
 };
 
 /// What every handler shares.
@@ -48,11 +48,14 @@ pub struct AppState {
 /// Why the node could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The roster does not fit the routing rules.
-    #[error("routing: {0}")]
-    Routing(#[from] RouteError),
+    /// The hub could not start (roster, or reading the store).
+    #[error("hub")]
+    Hub(#[from] StartError),
+    /// The configured store cannot be reached.
+    #[error("store")]
+    Store(#[from] StoreError),
     /// The listener failed.
-    #[error("serving: {0}")]
+    #[error("serving")]
     Io(#[from] std::io::Error),
 }
 
@@ -64,8 +67,17 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let store = open_store(&config).await?;
     run_with_store(listener, config, store, shutdown).await
+}
+
+/// The store the configuration asks for: Redis with `redis_url` (which must
+/// answer now), else the embedded memory store.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match &config.redis_url {
+        Some(url) => Arc::new(RedisStore::connect(url, &config.redis).await?),
+        None => Arc::new(MemoryStore::default()),
+    })
 }
 
 /// `run` with a given store backend.
@@ -85,7 +97,8 @@ pub async fn run_with_store(
         metrics.clone(),
         token.clone(),
         &tasks,
-    )?;
+    )
+    .await?;
     let state = Arc::new(AppState {
         roster: config
             .agents

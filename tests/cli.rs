@@ -70,6 +70,28 @@ fn bad_configuration_stops_start_up_naming_the_key() {
 }
 
 #[test]
+fn unreachable_redis_stops_start_up() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = switchboard()
+        .args(["serve", "--listen", "127.0.0.1:0", "--redis-url"])
+        .arg(format!("redis://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("opening the store"), "{stderr}");
+    assert!(stderr.contains("unavailable"), "{stderr}");
+    assert!(
+        !stderr.contains("listening on"),
+        "it must not listen without its store"
+    );
+}
+
+#[test]
 fn a_missing_config_file_is_an_error() {
     let output = switchboard()
         .args(["serve", "--config", "/nonexistent/switchboard.toml"])

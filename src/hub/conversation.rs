@@ -78,6 +78,31 @@ impl Conversation {
         }
     }
 
+    /// A conversation found in the store at start-up, with its transcript; the
+    /// idempotency keys are rebuilt from it, so resends stay deduplicated across
+    /// a restart.
+    pub fn restored(
+        id: ConversationId,
+        customer: CustomerProfile,
+        metadata: Map<String, Value>,
+        messages: Vec<Message>,
+        started_at: Instant,
+    ) -> Self {
+        let mut conversation = Self::new(id, customer, metadata, started_at);
+        for m in &messages {
+            if let Some(key) = &m.client_msg_id {
+                conversation
+                    .sent
+                    .insert((m.from, m.agent_id.clone(), key.clone()), m.seq);
+            }
+        }
+        conversation.first_response_seen = messages.iter().any(|m| m.from == Author::Agent);
+        // A restored chat does not restart the first-reply clock of its agent.
+        conversation.agent_replied = true;
+        conversation.messages = messages;
+        conversation
+    }
+
     /// Highest `seq`, 0 when empty.
     pub fn last_seq(&self) -> u64 {
         self.messages.len() as u64

@@ -321,12 +321,12 @@ impl Hub {
         };
         // The agent's own `status` is always acknowledged; the server's only tells
         // of a change (a first-reply timeout on several chats sets away once).
-        if reason.is_some() && entry.status == status {
-            return;
-        }
+        let changed = entry.status != status;
         entry.status = status;
-        let frame = ServerFrame::Status { status, reason }.render().into();
-        self.send_to_agent(agent, &frame);
+        if changed || reason.is_none() {
+            let frame = ServerFrame::Status { status, reason }.render().into();
+            self.send_to_agent(agent, &frame);
+        }
         if status == AgentStatus::Offline {
             self.release_all(agent, now);
         }

@@ -11,6 +11,7 @@ mod conversation;
 mod customer;
 mod eta;
 mod lifecycle;
+mod restore;
 pub mod router;
 
 use std::{
@@ -26,6 +27,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker, time::DelayQueue};
 
 pub use conversation::{Appended, Conversation};
 pub use eta::AssignmentRate;
+pub use restore::RestoreError;
 pub use router::{Assignment, Placement, RouteError, RouteSpec, Router};
 
 use crate::{
@@ -85,6 +87,17 @@ pub enum Command {
         /// Answered when the gauges are set.
         done: oneshot::Sender<()>,
     },
+}
+
+/// Why the hub could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The roster does not fit the routing rules.
+    #[error("routing")]
+    Routing(#[from] RouteError),
+    /// The store's open conversations could not be read.
+    #[error("restoring from the store")]
+    Restore(#[from] RestoreError),
 }
 
 /// The hub is gone (shutting down).
@@ -222,16 +235,23 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Build the hub and start its task on `tracker`; it stops when `shutdown` is
-    /// cancelled.
-    pub fn spawn(
+    /// Build the hub from the store's open conversations and start its task on
+    /// `tracker`; it stops when `shutdown` is cancelled.
+    pub async fn spawn(
         config: Arc<Config>,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
         tracker: &TaskTracker,
-    ) -> Result<HubHandle, RouteError> {
-        let hub = Self::new(config, store, metrics)?;
+    ) -> Result<HubHandle, StartError> {
+        let mut hub = Self::new(config, store, metrics)?;
+        let restored = hub.restore(Instant::now()).await?;
+        if restored > 0 {
+            tracing::info!(
+                conversations = restored,
+                "restored open conversations from the store"
+            );
+        }
         let (tx, rx) = mpsc::channel(CHANNEL);
         tracker.spawn(hub.run(rx, shutdown));
         Ok(HubHandle { tx })

@@ -355,6 +355,52 @@ impl Router {
         Ok(self.refresh_agent(a, now))
     }
 
+    /// Put back a conversation found in the store at start-up, in creation order:
+    /// queued (first entry at `enqueued_at`), or held by `agent`. Nothing is
+    /// matched here; the hub lets agents take the queue as they connect.
+    pub fn restore(
+        &mut self,
+        conversation: ConversationId,
+        spec: RouteSpec,
+        enqueued_at: Instant,
+        agent: Option<&AgentId>,
+    ) -> Result<(), RouteError> {
+        if self.entries.contains_key(&conversation) {
+            return Err(RouteError::AlreadyRouted(conversation));
+        }
+        let topic = *self
+            .topic_ix
+            .get(&spec.topic)
+            .ok_or_else(|| RouteError::UnknownTopic(spec.topic.clone()))?;
+        let place = match agent {
+            Some(id) => Place::Assigned(self.agent(id)?),
+            None => Place::Queued,
+        };
+        let lang = self.intern_lang(&spec.language);
+        let arrival = self.next_arrival;
+        self.next_arrival += 1;
+        self.entries.insert(
+            conversation,
+            Entry {
+                priority: spec.priority,
+                topic,
+                lang,
+                arrival,
+                enqueued_at,
+                place,
+            },
+        );
+        match place {
+            Place::Queued => self.insert_line(conversation),
+            Place::Assigned(a) => {
+                self.unindex(a);
+                self.agents[a].chats.insert(conversation);
+                self.index(a);
+            }
+        }
+        Ok(())
+    }
+
     /// Put a new conversation in its queue and match it if an agent can take it.
     pub fn enqueue(
         &mut self,

@@ -9,8 +9,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use switchboard::{
     config::{AgentConfig, Config},
-    store::{MemoryStore, Store},
+    store::{MemoryStore, RedisStore, Store},
 };
+
+pub use crate::redis_server::RedisServer;
 use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
@@ -27,12 +29,41 @@ pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
+    /// The Redis this server's store uses, when the suite runs on Redis.
+    pub redis: Option<RedisServer>,
+}
+
+/// Which store the suite runs on: `SWITCHBOARD_TEST_STORE=redis` runs every hub
+/// test against a real `redis-server` of its own; the default is memory.
+pub fn on_redis() -> bool {
+    std::env::var("SWITCHBOARD_TEST_STORE").is_ok_and(|v| v == "redis")
+}
+
+/// A Redis store on its own fresh `redis-server`.
+pub async fn redis_store(redis: &RedisServer, prefix: &str) -> Arc<dyn Store> {
+    let settings = switchboard::config::RedisSettings {
+        prefix: prefix.into(),
+        ..Default::default()
+    };
+    Arc::new(
+        RedisStore::connect(&redis.url, &settings)
+            .await
+            .expect("test redis answers"),
+    )
 }
 
 impl TestServer {
-    /// Start a server with this configuration on a free port.
+    /// Start a server with this configuration on a free port, on the suite's store.
     pub async fn start(config: Config) -> Self {
-        Self::start_with_store(config, Arc::new(MemoryStore::default())).await
+        if on_redis() {
+            let redis = RedisServer::start();
+            let store = redis_store(&redis, "test:").await;
+            let mut server = Self::start_with_store(config, store).await;
+            server.redis = Some(redis);
+            server
+        } else {
+            Self::start_with_store(config, Arc::new(MemoryStore::default())).await
+        }
     }
 
     /// Start a server on this store.
@@ -53,6 +84,7 @@ impl TestServer {
             addr,
             stop: Some(stop),
             handle: Some(handle),
+            redis: None,
         }
     }
 

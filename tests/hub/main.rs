@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../support/redis_server.rs"]
+mod redis_server;
 
 mod bad_input;
 mod dedupe;
@@ -9,4 +11,5 @@ mod happy_path;
 mod lifecycle;
 mod operations;
 mod race;
+mod restart;
 mod routing;

@@ -14,7 +14,7 @@ async fn healthz_and_metrics_answer() {
     assert_eq!(status, 200);
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["store"], "memory");
+    assert_eq!(health["store"], if on_redis() { "redis" } else { "memory" });
 
     let (_agent, _) = server.agent("token-ann").await;
     let (mut waiting, _) = server.customer("w").await;
