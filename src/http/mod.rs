@@ -23,7 +23,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 /// 200 while the hub answers; 503 when it does not within a second.
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let hub_ok = refresh_gauges(&state).await;
+    // Ask the store's state first: while it is down the hub is busy retrying
+    // and would not answer anyway.
+    let store_ok = !state.hub.store_down();
+    let hub_ok = store_ok && refresh_gauges(&state).await;
     let status = if hub_ok {
         StatusCode::OK
     } else {
@@ -33,8 +36,9 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         status,
         Json(json!({
             "status": if hub_ok { "ok" } else { "degraded" },
-            "hub": if hub_ok { "ok" } else { "unresponsive" },
+            "hub": if !store_ok { "waiting for the store" } else if hub_ok { "ok" } else { "unresponsive" },
             "store": state.store.backend(),
+            "store_status": if store_ok { "ok" } else { "unavailable" },
             "shutting_down": state.shutdown.is_cancelled(),
         })),
     )

@@ -16,7 +16,10 @@ pub mod router;
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -39,7 +42,7 @@ use crate::{
     metrics::{CodeLabel, Metrics, TopicLabel},
     protocol::{AgentFrame, AgentStatus, CustomerFrame, Resume, ServerFrame, error_frame},
     session::link::{Delivery, SessionLink},
-    store::{Change, Store},
+    store::{Change, Store, StoreError},
 };
 
 /// Commands from connections (and the HTTP layer) to the hub.
@@ -109,9 +112,17 @@ pub struct HubGone;
 #[derive(Debug, Clone)]
 pub struct HubHandle {
     tx: mpsc::Sender<Command>,
+    store_down: Arc<AtomicBool>,
 }
 
 impl HubHandle {
+    /// Is the store failing to take writes right now? Sessions then refuse frames
+    /// that need a durable write with `unavailable` instead of queueing them
+    /// behind a hub that is retrying its last batch.
+    pub fn store_down(&self) -> bool {
+        self.store_down.load(Ordering::Relaxed)
+    }
+
     /// Send a command, waiting for room (the channel is bounded: a hub under
     /// pressure slows its senders down instead of growing without bound).
     pub async fn send(&self, command: Command) -> Result<(), HubGone> {
@@ -224,6 +235,8 @@ pub struct Hub {
     /// from any session, as long as it is remembered in `ended`.
     last_ended: HashMap<CustomerKey, ConversationId>,
     rates: HashMap<SmolStr, AssignmentRate>,
+    /// Set while the store refuses writes; shared with every `HubHandle`.
+    store_down: Arc<AtomicBool>,
     /// Languages some agent speaks, plus the default and fallback ones.
     known_languages: HashSet<SmolStr>,
     timers: DelayQueue<Timer>,
@@ -253,8 +266,9 @@ impl Hub {
             );
         }
         let (tx, rx) = mpsc::channel(CHANNEL);
+        let store_down = hub.store_down.clone();
         tracker.spawn(hub.run(rx, shutdown));
-        Ok(HubHandle { tx })
+        Ok(HubHandle { tx, store_down })
     }
 
     fn new(
@@ -295,6 +309,7 @@ impl Hub {
         known_languages.insert(SmolStr::new(&config.routing.fallback_language));
         known_languages.insert(SmolStr::new(&config.routing.default_language));
         Ok(Self {
+            store_down: Arc::new(AtomicBool::new(false)),
             known_languages,
             urgent_keywords: config
                 .routing
@@ -346,10 +361,10 @@ impl Hub {
                 _ = positions.tick() => self.refresh_positions(Instant::now()),
                 () = shutdown.cancelled() => break,
             }
-            self.flush().await;
+            self.flush(&shutdown).await;
         }
         // Commit what the last turn changed; sessions are closing with 1012.
-        self.flush().await;
+        self.flush(&shutdown).await;
         tracing::info!("hub stopped");
     }
 
@@ -378,15 +393,20 @@ impl Hub {
     /// Commit this turn's changes, then deliver its frames. Closing a slow
     /// consumer can cause more changes (its agent's chats move on), which go
     /// through the same commit-then-deliver round.
-    async fn flush(&mut self) {
+    async fn flush(&mut self, shutdown: &CancellationToken) {
         loop {
             if !self.writes.is_empty() {
                 let writes = std::mem::take(&mut self.writes);
-                if let Err(e) = self.store.commit(&writes).await {
-                    // The memory store fails only on a change for a conversation it
-                    // never saw (a bug). A durable backend that can be down must
-                    // retry or refuse before the hub state moves (the Redis issue).
-                    tracing::error!(error = %e, changes = writes.len(), "store commit failed");
+                if !self.commit(&writes, shutdown).await {
+                    // Shutting down with the store down: these frames were never
+                    // acknowledged, so dropping them loses nothing a client holds.
+                    tracing::warn!(
+                        changes = writes.len(),
+                        frames = self.outbox.len(),
+                        "stopping with the store down: unacknowledged changes dropped"
+                    );
+                    self.outbox.clear();
+                    return;
                 }
             }
             // One batch per session, in the order the turn produced its frames.
@@ -411,6 +431,44 @@ impl Hub {
                 self.metrics.slow_consumers.inc();
                 tracing::warn!(%session, "slow consumer closed");
                 self.session_left(session, now);
+            }
+        }
+    }
+
+    /// Write a batch, retrying with backoff while the store is down: the hub
+    /// holds its frames (nothing is acknowledged before it is stored) and takes no
+    /// new commands meanwhile, while sessions refuse durable frames with
+    /// `unavailable`. Batches are idempotent, so a retry after a lost reply is
+    /// safe. False only if shutdown came first.
+    async fn commit(&mut self, writes: &[Change], shutdown: &CancellationToken) -> bool {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.store.commit(writes).await {
+                Ok(()) => {
+                    if self.store_down.swap(false, Ordering::Relaxed) {
+                        tracing::info!("store is back: serving again");
+                    }
+                    return true;
+                }
+                Err(StoreError::Missing(id)) => {
+                    // The store lost a conversation it had acknowledged (a Redis
+                    // restart without persistence): no retry can bring it back.
+                    tracing::error!(conversation = %id, "store lost this conversation; batch skipped");
+                    return true;
+                }
+                Err(e) => {
+                    if !self.store_down.swap(true, Ordering::Relaxed) {
+                        tracing::error!(error = %e, changes = writes.len(), "store down: holding frames and retrying");
+                    }
+                    if shutdown.is_cancelled() {
+                        return false;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shutdown.cancelled() => return false,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
             }
         }
     }

@@ -332,6 +332,21 @@ async fn write_burst(
     }
 }
 
+/// Frames whose effect must be stored before it is acknowledged. Typing is
+/// relayed and never stored, so it goes through while the store is down.
+fn needs_durable_write(command: &Command) -> bool {
+    match command {
+        Command::FromCustomer { frame, .. } => !matches!(
+            frame,
+            CustomerFrame::Typing { .. } | CustomerFrame::Hello { .. }
+        ),
+        Command::FromAgent { frame, .. } => {
+            !matches!(frame, AgentFrame::Typing { .. } | AgentFrame::Hello { .. })
+        }
+        _ => false,
+    }
+}
+
 /// Did the read fail on the transport size limit (`limits.max_transport_bytes`)?
 fn is_capacity(e: axum::Error) -> bool {
     e.into_inner()
@@ -364,6 +379,29 @@ async fn inbound(
                 validate::agent(&frame, &app.config).map(|()| Command::FromAgent { session, frame })
             }),
     };
+    let command = command.and_then(|command| {
+        if app.hub.store_down() && needs_durable_write(&command) {
+            let reference = match &command {
+                Command::FromCustomer {
+                    frame: CustomerFrame::Message { client_msg_id, .. },
+                    ..
+                }
+                | Command::FromAgent {
+                    frame: AgentFrame::Message { client_msg_id, .. },
+                    ..
+                } => Some(SmolStr::new(client_msg_id)),
+                _ => None,
+            };
+            return Err((
+                FrameError::new(
+                    ErrorCode::Unavailable,
+                    "the store is unavailable: nothing was saved; retry shortly",
+                ),
+                reference,
+            ));
+        }
+        Ok(command)
+    });
     match command {
         Ok(command) => app
             .hub

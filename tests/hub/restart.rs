@@ -110,3 +110,67 @@ async fn restored_chats_whose_people_never_return_run_out_their_grace() {
     assert_eq!(customer.until("assigned").await["agent"]["id"], "bob");
     second.shutdown().await;
 }
+
+#[tokio::test]
+async fn while_redis_is_down_nothing_is_acknowledged_and_service_returns_by_itself() {
+    let mut redis = RedisServer::start_durable();
+    let server = TestServer::start_with_store(roster(), redis_store(&redis, "outage:").await).await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("c").await;
+    customer.send(start("trading", None)).await;
+    let conversation = ann.expect("assigned").await["conversation_id"].clone();
+    let _ = customer.expect("assigned").await;
+
+    redis.kill();
+    // The first message reaches the hub before anyone knows; it is held, not
+    // acknowledged. Later ones are refused at once with `unavailable`.
+    customer.send(say("m-0", "sent as Redis died")).await;
+    let mut refused = None;
+    for i in 1..=50 {
+        let id = format!("m-{i}");
+        customer.send(say(&id, "while down")).await;
+        match customer.next(Duration::from_millis(300)).await {
+            Some(Ok(frame)) if frame["type"] == "error" => {
+                assert_eq!(frame["code"], "unavailable", "{frame}");
+                assert_eq!(frame["ref"], id.as_str());
+                refused = Some(id);
+                break;
+            }
+            Some(Ok(frame)) => panic!("acknowledged while Redis is down: {frame}"),
+            Some(Err(close)) => panic!("closed: {close:?}"),
+            None => {}
+        }
+    }
+    let refused = refused.expect("no `unavailable` within 50 tries");
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""store_status":"unavailable""#), "{body}");
+
+    // Redis comes back with its data; the held message is stored, then acknowledged.
+    redis.restart();
+    let held = customer.until("message").await;
+    assert_eq!(held["client_msg_id"], "m-0");
+    assert_eq!(held["seq"], 1);
+    assert_eq!(ann.until("message").await["client_msg_id"], "m-0");
+    // A refused message was never stored: sent again, it gets the next seq.
+    customer.send(say(&refused, "again")).await;
+    let mut again = customer.until("message").await;
+    while again["client_msg_id"] != refused.as_str() {
+        again = customer.until("message").await;
+    }
+    let (status, _) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+
+    let id: switchboard::domain::ConversationId = serde_json::from_value(conversation).unwrap();
+    let store = redis_store(&redis, "outage:").await;
+    let record = store.conversation(id).await.unwrap().unwrap();
+    let stored: Vec<_> = record
+        .messages
+        .iter()
+        .map(|m| m.client_msg_id.as_deref().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(stored.first().map(String::as_str), Some("m-0"));
+    assert_eq!(stored.last(), Some(&refused));
+    assert_eq!(record.messages.len() as u64, again["seq"].as_u64().unwrap());
+    server.shutdown().await;
+}

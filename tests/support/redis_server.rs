@@ -12,6 +12,8 @@ use std::{
 /// One `redis-server` process.
 pub struct RedisServer {
     child: Option<Child>,
+    /// Append-only file with fsync on every write: a restart keeps everything.
+    durable: bool,
     pub port: u16,
     pub url: String,
     dir: tempfile::TempDir,
@@ -38,9 +40,20 @@ fn ping(port: u16) -> bool {
 impl RedisServer {
     /// Start one with nothing persisted.
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Start one that persists every write (AOF, `appendfsync always`), so a
+    /// restart brings everything back.
+    pub fn start_durable() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(durable: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let mut server = Self {
+            durable,
             child: None,
             port,
             url: format!("redis://127.0.0.1:{port}/"),
@@ -60,7 +73,9 @@ impl RedisServer {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                if self.durable { "yes" } else { "no" },
+                "--appendfsync",
+                "always",
                 "--dir",
             ])
             .arg(self.dir.path())
@@ -84,7 +99,7 @@ impl RedisServer {
         }
     }
 
-    /// Start again on the same port (empty: nothing was persisted).
+    /// Start again on the same port: empty, or as it was if durable.
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
