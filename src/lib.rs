@@ -16,11 +16,13 @@
 //! | [`session`] | one WebSocket connection: hello, read loop, bounded writer |
 //! | [`hub`] | the owner of routing state: queue, agents, conversations, timers |
 //! | [`hub::router`] | the matcher: queues, agent availability, O(log n) per event |
-//! | [`store`] | durable record behind a trait: `memory` now, `redis` next |
+//! | [`store`] | durable record behind a trait: `memory` (one node) and `redis` |
+//! | [`cluster`] | several nodes on one Redis: the matcher lease and its fence |
 //! | [`http`] | `/healthz`, `/metrics` |
 //! | [`metrics`] | Prometheus registry of the node |
 //! | [`server`] | routes, shared state, `run(listener, config, shutdown)` |
 
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;

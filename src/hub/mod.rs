@@ -450,6 +450,18 @@ impl Hub {
                     }
                     return true;
                 }
+                Err(StoreError::Fenced) => {
+                    // Another node is the matcher now; this one's state is stale.
+                    // Its frames were never acknowledged. Stepping down (closing
+                    // sessions so they reconnect to the matcher) belongs to the
+                    // cluster layer.
+                    tracing::error!(
+                        changes = writes.len(),
+                        "fenced: another node holds the matcher lease; batch refused"
+                    );
+                    self.outbox.clear();
+                    return true;
+                }
                 Err(StoreError::Missing(id)) => {
                     // The store lost a conversation it had acknowledged (a Redis
                     // restart without persistence): no retry can bring it back.

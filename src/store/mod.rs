@@ -31,6 +31,10 @@ pub enum StoreError {
     /// A change refers to a conversation the store does not have.
     #[error("store has no conversation {0}")]
     Missing(ConversationId),
+    /// This node committed as matcher, but the matcher lease has passed to
+    /// another node: the write was refused and this node must step down.
+    #[error("fenced: the matcher lease is held by another node")]
+    Fenced,
 }
 
 /// One state change, in the order the hub made it.

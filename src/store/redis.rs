@@ -14,7 +14,10 @@
 //! retried after a lost reply does not double anything. Ended conversations expire
 //! after `redis.retain_ended_secs`.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use redis::{
@@ -45,6 +48,9 @@ const COMMIT: &str = r#"
 local p = ARGV[1]
 local retain = tonumber(ARGV[2])
 local ops = cjson.decode(ARGV[3])
+if ARGV[4] ~= '' and redis.call('GET', p .. 'matcher:lease') ~= ARGV[4] then
+  return redis.error_reply('FENCED ' .. ARGV[4])
+end
 local opened = {}
 for _, op in ipairs(ops) do
   if op.o == 'open' then
@@ -90,6 +96,9 @@ pub struct RedisStore {
     prefix: String,
     retain_ended_secs: u64,
     commit: Script,
+    /// While this node commits as matcher: the lease value its commits require.
+    /// A std lock, held only to clone the value, never across an `.await`.
+    fence: Arc<RwLock<Option<String>>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -143,6 +152,7 @@ impl RedisStore {
             prefix: settings.prefix.clone(),
             retain_ended_secs: settings.retain_ended_secs,
             commit: Script::new(COMMIT),
+            fence: Arc::new(RwLock::new(None)),
         };
         let mut connection = store.connection.clone();
         let _: String = redis::cmd("PING")
@@ -150,6 +160,23 @@ impl RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(store)
+    }
+
+    /// Commit only while holding this lease (`Fence::holder`), or without
+    /// condition (`None`, a single node).
+    pub fn set_fence(&self, holder: Option<String>) {
+        *self
+            .fence
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = holder;
+    }
+
+    fn current_fence(&self) -> String {
+        self.fence
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default()
     }
 
     fn conv_key(&self, id: ConversationId) -> String {
@@ -308,10 +335,12 @@ impl Store for RedisStore {
             .arg(&self.prefix)
             .arg(self.retain_ended_secs)
             .arg(ops)
+            .arg(self.current_fence())
             .invoke_async(&mut connection)
             .await;
         match result {
             Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("FENCED") => Err(StoreError::Fenced),
             Err(e) => {
                 // The script's `MISSING <id>` error reply: code `MISSING`, detail the id.
                 let missing = (e.code() == Some("MISSING"))

@@ -1,0 +1,127 @@
+//! The matcher lease and its fence, against a real `redis-server`.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::time::{Duration, Instant};
+
+use switchboard::{
+    cluster::lease::MatcherLease,
+    config::RedisSettings,
+    domain::{ConversationId, CustomerProfile, Priority},
+    store::{Change, RedisStore, Store, StoreError},
+};
+use time::OffsetDateTime;
+
+const PREFIX: &str = "lease:";
+
+async fn lease(redis: &redis_server::RedisServer, node: &str, ttl_ms: u64) -> MatcherLease {
+    MatcherLease::connect(&redis.url, PREFIX, node, Duration::from_millis(ttl_ms))
+        .await
+        .unwrap()
+}
+
+fn opened() -> Change {
+    Change::Opened {
+        id: ConversationId::new(),
+        customer: CustomerProfile {
+            key: "v:x".into(),
+            verified: false,
+            name: None,
+            vip: false,
+        },
+        topic: "trading".into(),
+        language: "en".into(),
+        priority: Priority::Standard,
+        metadata: Default::default(),
+        at: OffsetDateTime::now_utc(),
+    }
+}
+
+#[tokio::test]
+async fn one_holder_at_a_time_with_increasing_tokens() {
+    let redis = redis_server::RedisServer::start();
+    let one = lease(&redis, "n1", 60_000).await;
+    let two = lease(&redis, "n2", 60_000).await;
+    let first = one.try_acquire().await.unwrap().expect("free lease taken");
+    assert_eq!(first.holder, format!("n1:{}", first.token));
+    assert_eq!(two.try_acquire().await.unwrap(), None, "held by n1");
+    assert!(one.renew(&first).await.unwrap());
+    // n2 cannot renew what it does not hold, even knowing the token.
+    let forged = switchboard::cluster::lease::Fence {
+        token: first.token,
+        holder: format!("n2:{}", first.token),
+    };
+    assert!(!two.renew(&forged).await.unwrap());
+    // Released on shutdown: taken at once, with a greater token.
+    one.release(&first).await.unwrap();
+    let second = two
+        .try_acquire()
+        .await
+        .unwrap()
+        .expect("released lease taken");
+    assert!(second.token > first.token);
+    assert!(!one.renew(&first).await.unwrap(), "the old holder lost it");
+}
+
+#[tokio::test]
+async fn an_unrenewed_lease_expires_and_passes_on() {
+    let redis = redis_server::RedisServer::start();
+    let one = lease(&redis, "n1", 300).await;
+    let two = lease(&redis, "n2", 300).await;
+    let first = one.try_acquire().await.unwrap().unwrap();
+    // n1 stops renewing (paused, partitioned, dead): n2 gets it within the TTL.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let second = loop {
+        if let Some(fence) = two.try_acquire().await.unwrap() {
+            break fence;
+        }
+        assert!(Instant::now() < deadline, "never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(second.token > first.token);
+    assert!(
+        !one.renew(&first).await.unwrap(),
+        "n1 finds out when it renews"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_matcher_cannot_commit() {
+    let redis = redis_server::RedisServer::start();
+    let settings = RedisSettings {
+        prefix: PREFIX.into(),
+        ..Default::default()
+    };
+    let stale_store = RedisStore::connect(&redis.url, &settings).await.unwrap();
+    let new_store = RedisStore::connect(&redis.url, &settings).await.unwrap();
+    let one = lease(&redis, "n1", 300).await;
+    let two = lease(&redis, "n2", 60_000).await;
+
+    let first = one.try_acquire().await.unwrap().unwrap();
+    stale_store.set_fence(Some(first.holder.clone()));
+    stale_store.commit(&[opened()]).await.unwrap();
+
+    // n1 is paused past its TTL; n2 takes over and commits.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let second = loop {
+        if let Some(fence) = two.try_acquire().await.unwrap() {
+            break fence;
+        }
+        assert!(Instant::now() < deadline, "never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    new_store.set_fence(Some(second.holder.clone()));
+    new_store.commit(&[opened()]).await.unwrap();
+
+    // n1 wakes up and tries to commit as matcher: refused, nothing written.
+    let change = opened();
+    let id = change.conversation();
+    assert!(matches!(
+        stale_store.commit(&[change]).await,
+        Err(StoreError::Fenced)
+    ));
+    assert!(new_store.conversation(id).await.unwrap().is_none());
+}
