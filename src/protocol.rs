@@ -21,6 +21,10 @@ pub struct Resume {
     pub conversation_id: ConversationId,
     /// The last `seq` it saw; everything after it is replayed.
     pub last_seq: u64,
+    /// The conversation's log epoch the session saw (`welcome`, `resync`). A
+    /// different one means the server's log was rebuilt: the session is resynced.
+    #[serde(default)]
+    pub epoch: Option<u32>,
 }
 
 /// A frame from the customer widget.
@@ -232,6 +236,8 @@ pub struct CustomerConversation {
     pub language: Language,
     /// Highest `seq` so far.
     pub last_seq: u64,
+    /// Log epoch: changes when the server had to rebuild the message log.
+    pub epoch: u32,
     /// The agent, once assigned.
     pub agent: Option<AgentRef>,
 }
@@ -266,6 +272,8 @@ pub struct AgentConversation {
     pub customer: CustomerRef,
     /// Highest `seq` so far.
     pub last_seq: u64,
+    /// Log epoch: changes when the server had to rebuild the message log.
+    pub epoch: u32,
 }
 
 /// The agent's own record in its `welcome`.
@@ -385,6 +393,16 @@ pub enum ServerFrame<'a> {
         reason: EndReason,
         /// The ticket, with `ticketed`.
         ticket_id: Option<&'a str>,
+    },
+    /// The message log was rebuilt (the store lost writes): drop what you hold of
+    /// this conversation; its whole transcript follows, from `seq` 1.
+    Resync {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// The new log epoch.
+        epoch: u32,
+        /// Why: `store_reset` or `client_ahead`.
+        reason: &'a str,
     },
     /// To the agent: it no longer holds this conversation.
     Unassigned {

@@ -258,14 +258,23 @@ async fn redis_down_is_unavailable_and_back_is_served() {
     redis.kill();
     let down = store.commit(&[message(id, 1, "lost?")]).await;
     assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
-    // Back (empty: this test server persists nothing), the store reconnects by itself.
+    // Back, but empty (this test server persists nothing): the store reconnects by
+    // itself and refuses to write into a store that forgot what it acknowledged.
     redis.restart();
     let id = ConversationId::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while store.commit(&[opened(id)]).await.is_err() {
+    loop {
+        match store.commit(&[opened(id)]).await {
+            Err(StoreError::Reset) => break,
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("expected the reset to be noticed, got {other:?}"),
+        }
         assert!(std::time::Instant::now() < deadline, "never reconnected");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    // Once the caller adopts the reset (and writes back what it holds), writes go on.
+    store.adopt_reset().await.unwrap();
+    store.commit(&[opened(id)]).await.unwrap();
     assert!(store.conversation(id).await.unwrap().is_some());
 }
 

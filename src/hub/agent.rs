@@ -86,6 +86,7 @@ impl Hub {
                         metadata: c.metadata.clone(),
                     },
                     last_seq: c.last_seq(),
+                    epoch: c.epoch,
                 })
             })
             .collect();
@@ -98,11 +99,10 @@ impl Hub {
         .into();
         self.send(session, welcome);
         for id in held {
-            let last_seq = resume
-                .iter()
-                .find(|r| r.conversation_id == id)
-                .map_or(0, |r| r.last_seq);
-            self.replay(session, id, last_seq);
+            match resume.iter().find(|r| r.conversation_id == id) {
+                Some(r) => self.resume(session, id, r),
+                None => self.replay(session, id, 0),
+            }
         }
         let lost: Vec<ConversationId> = resume
             .iter()

@@ -31,6 +31,9 @@ pub struct Conversation {
     /// `seq`. The agent is part of the key: after a transfer the next agent's
     /// `a-1` is a new message, not the previous agent's.
     sent: HashMap<(Author, Option<AgentId>, SmolStr), u64>,
+    /// Message-log epoch: bumped when the log had to be rebuilt, so sessions
+    /// holding an older copy resync.
+    pub epoch: u32,
     /// Bumped at every assignment, so a timer set for an earlier one is ignored.
     pub assignment_epoch: u64,
     /// Did the current agent answer yet?
@@ -69,6 +72,7 @@ impl Conversation {
             started_at: now,
             messages: Vec::new(),
             sent: HashMap::new(),
+            epoch: 0,
             assignment_epoch: 0,
             agent_replied: false,
             first_response_seen: false,
@@ -86,9 +90,11 @@ impl Conversation {
         customer: CustomerProfile,
         metadata: Map<String, Value>,
         messages: Vec<Message>,
+        epoch: u32,
         started_at: Instant,
     ) -> Self {
         let mut conversation = Self::new(id, customer, metadata, started_at);
+        conversation.epoch = epoch;
         for m in &messages {
             if let Some(key) = &m.client_msg_id {
                 conversation

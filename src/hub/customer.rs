@@ -75,7 +75,7 @@ impl Hub {
         self.send(session, welcome);
 
         match (resume, open) {
-            (Some(r), Some(id)) if r.conversation_id == id => self.replay(session, id, r.last_seq),
+            (Some(r), Some(id)) if r.conversation_id == id => self.resume(session, id, &r),
             (Some(r), open) => {
                 self.replay_ended(session, &key, r);
                 if let Some(id) = open {
@@ -115,8 +115,82 @@ impl Hub {
             topic: spec.topic.clone(),
             language: spec.language.clone(),
             last_seq: c.last_seq(),
+            epoch: c.epoch,
             agent,
         })
+    }
+
+    /// Replay what a resuming session missed. A session that has seen more than
+    /// the log holds, or an older epoch of it, proves the log lost messages (the
+    /// store lost writes): the log gets a new epoch and every session of both
+    /// sides resyncs, rather than silently missing messages or taking new ones
+    /// for ones it has seen.
+    pub(super) fn resume(&mut self, session: SessionId, conversation: ConversationId, r: &Resume) {
+        let Some(c) = self.conversations.get(&conversation) else {
+            return;
+        };
+        if r.last_seq > c.last_seq() {
+            tracing::warn!(%conversation, client = r.last_seq, server = c.last_seq(), "a session is ahead of the log: resync");
+            self.resync(conversation, "client_ahead");
+        } else if r.epoch.is_some_and(|e| e != c.epoch) {
+            self.send_resync(session, conversation, "epoch_changed");
+        } else {
+            self.replay(session, conversation, r.last_seq);
+        }
+    }
+
+    /// New epoch for a conversation's log, and every session of both sides gets
+    /// the whole transcript again.
+    pub(super) fn resync(&mut self, conversation: ConversationId, reason: &str) {
+        let Some(c) = self.conversations.get_mut(&conversation) else {
+            return;
+        };
+        c.epoch += 1;
+        let epoch = c.epoch;
+        self.writes.push(Change::Epoch {
+            id: conversation,
+            epoch,
+        });
+        self.resync_sessions(conversation, reason);
+    }
+
+    /// Every session of both sides gets `resync` and the whole transcript.
+    pub(super) fn resync_sessions(&mut self, conversation: ConversationId, reason: &str) {
+        let Some(key) = self
+            .conversations
+            .get(&conversation)
+            .map(|c| c.customer.key.clone())
+        else {
+            return;
+        };
+        let mut sessions: Vec<SessionId> = self
+            .customers
+            .get(&key)
+            .map(|e| e.sessions.clone())
+            .unwrap_or_default();
+        if let Some(agent) = self.holder(&conversation)
+            && let Some(a) = self.agents.get(&agent)
+        {
+            sessions.extend(a.sessions.iter().copied());
+        }
+        for session in sessions {
+            self.send_resync(session, conversation, reason);
+        }
+    }
+
+    fn send_resync(&mut self, session: SessionId, conversation: ConversationId, reason: &str) {
+        let Some(epoch) = self.conversations.get(&conversation).map(|c| c.epoch) else {
+            return;
+        };
+        let frame = ServerFrame::Resync {
+            conversation_id: conversation,
+            epoch,
+            reason,
+        }
+        .render()
+        .into();
+        self.send(session, frame);
+        self.replay(session, conversation, 0);
     }
 
     /// Send the messages after `last_seq` to one session.

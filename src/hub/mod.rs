@@ -397,11 +397,12 @@ impl Hub {
         loop {
             if !self.writes.is_empty() {
                 let writes = std::mem::take(&mut self.writes);
-                if !self.commit(&writes, shutdown).await {
+                let count = writes.len();
+                if !self.commit(writes, shutdown).await {
                     // Shutting down with the store down: these frames were never
                     // acknowledged, so dropping them loses nothing a client holds.
                     tracing::warn!(
-                        changes = writes.len(),
+                        changes = count,
                         frames = self.outbox.len(),
                         "stopping with the store down: unacknowledged changes dropped"
                     );
@@ -440,15 +441,38 @@ impl Hub {
     /// new commands meanwhile, while sessions refuse durable frames with
     /// `unavailable`. Batches are idempotent, so a retry after a lost reply is
     /// safe. False only if shutdown came first.
-    async fn commit(&mut self, writes: &[Change], shutdown: &CancellationToken) -> bool {
+    async fn commit(&mut self, mut writes: Vec<Change>, shutdown: &CancellationToken) -> bool {
         let mut backoff = Duration::from_millis(50);
         loop {
-            match self.store.commit(writes).await {
+            match self.store.commit(&writes).await {
                 Ok(()) => {
                     if self.store_down.swap(false, Ordering::Relaxed) {
                         tracing::info!("store is back: serving again");
                     }
                     return true;
+                }
+                Err(StoreError::Reset) => {
+                    if self.store.adopt_reset().await.is_ok() {
+                        tracing::error!(
+                            conversations = self.conversations.len(),
+                            "the store lost its data (restart without persistence, or failover to an empty replica): writing back every open conversation and resyncing their sessions"
+                        );
+                        // The open conversations' whole state supersedes the
+                        // batch; what it held for ended ones was lost with them.
+                        writes = self.reseed();
+                        continue;
+                    }
+                    if !self
+                        .wait_for_store(
+                            &mut backoff,
+                            shutdown,
+                            "reset, not readable yet",
+                            writes.len(),
+                        )
+                        .await
+                    {
+                        return false;
+                    }
                 }
                 Err(StoreError::Fenced) => {
                     // Another node is the matcher now; this one's state is stale.
@@ -469,20 +493,38 @@ impl Hub {
                     return true;
                 }
                 Err(e) => {
-                    if !self.store_down.swap(true, Ordering::Relaxed) {
-                        tracing::error!(error = %e, changes = writes.len(), "store down: holding frames and retrying");
-                    }
-                    if shutdown.is_cancelled() {
+                    if !self
+                        .wait_for_store(&mut backoff, shutdown, &e.to_string(), writes.len())
+                        .await
+                    {
                         return false;
                     }
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
-                        () = shutdown.cancelled() => return false,
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
             }
         }
+    }
+
+    /// The store is down: say so (once), then wait `backoff` (doubling, up to
+    /// 2 s) unless shutdown comes first (false).
+    async fn wait_for_store(
+        &self,
+        backoff: &mut Duration,
+        shutdown: &CancellationToken,
+        error: &str,
+        changes: usize,
+    ) -> bool {
+        if !self.store_down.swap(true, Ordering::Relaxed) {
+            tracing::error!(%error, changes, "store down: holding frames and retrying");
+        }
+        if shutdown.is_cancelled() {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(*backoff) => {}
+            () = shutdown.cancelled() => return false,
+        }
+        *backoff = (*backoff * 2).min(Duration::from_secs(2));
+        true
     }
 
     fn refresh_gauges(&mut self, now: Instant) {

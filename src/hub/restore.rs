@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{Conversation, CustomerEntry, Hub, RouteSpec, Timer};
 use crate::{
     domain::{ConversationState, CustomerKey},
-    store::{ConversationRecord, StoreError},
+    store::{Change, ConversationRecord, StoreError},
 };
 
 /// Why the hub could not start from its store.
@@ -22,6 +22,48 @@ pub enum RestoreError {
 }
 
 impl Hub {
+    /// Everything the hub holds of its open conversations, as changes that
+    /// rebuild them in an empty store, each under a new log epoch; their sessions
+    /// are told to resync. Used when the store lost its data.
+    pub(super) fn reseed(&mut self) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let wall_now = OffsetDateTime::now_utc();
+        let mut ids: Vec<_> = self.conversations.keys().copied().collect();
+        ids.sort();
+        for id in &ids {
+            let (Some(spec), Some(c)) = (self.router.spec(id), self.conversations.get_mut(id))
+            else {
+                continue;
+            };
+            c.epoch += 1;
+            let age = time::Duration::try_from(c.started_at.elapsed()).unwrap_or_default();
+            changes.push(Change::Opened {
+                id: *id,
+                customer: c.customer.clone(),
+                topic: spec.topic,
+                language: spec.language,
+                priority: spec.priority,
+                metadata: c.metadata.clone(),
+                at: wall_now - age,
+            });
+            changes.extend(c.messages.iter().map(|m| Change::Appended {
+                id: *id,
+                message: m.clone(),
+            }));
+            changes.push(Change::Epoch {
+                id: *id,
+                epoch: c.epoch,
+            });
+            if let Some(agent) = self.holder(id) {
+                changes.push(Change::Assigned { id: *id, agent });
+            }
+        }
+        for id in ids {
+            self.resync_sessions(id, "store_reset");
+        }
+        changes
+    }
+
     /// Rebuild from the store's open conversations (in creation order).
     pub(super) async fn restore(&mut self, now: Instant) -> Result<usize, RestoreError> {
         let records = self.store.open_conversations().await?;
@@ -70,6 +112,7 @@ impl Hub {
                 record.customer.clone(),
                 record.metadata,
                 record.messages,
+                record.epoch,
                 started,
             ),
         );

@@ -31,6 +31,11 @@ pub enum StoreError {
     /// A change refers to a conversation the store does not have.
     #[error("store has no conversation {0}")]
     Missing(ConversationId),
+    /// The store lost its data since this node connected (a Redis restart without
+    /// persistence, a failover to an empty replica): the batch was refused, and
+    /// the caller must write back what it holds (see `Store::adopt_reset`).
+    #[error("the store was reset: it lost the data it had acknowledged")]
+    Reset,
     /// This node committed as matcher, but the matcher lease has passed to
     /// another node: the write was refused and this node must step down.
     #[error("fenced: the matcher lease is held by another node")]
@@ -94,6 +99,13 @@ pub enum Change {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// The message log was rebuilt; clients resync to this epoch.
+    Epoch {
+        /// Id.
+        id: ConversationId,
+        /// The new epoch.
+        epoch: u32,
+    },
     /// The customer rated it.
     Rated {
         /// Id.
@@ -112,6 +124,7 @@ impl Change {
             | Self::Assigned { id, .. }
             | Self::Appended { id, .. }
             | Self::Ended { id, .. }
+            | Self::Epoch { id, .. }
             | Self::Rated { id, .. } => *id,
         }
     }
@@ -142,6 +155,9 @@ pub struct ConversationRecord {
     pub end_reason: Option<EndReason>,
     /// CSAT.
     pub rating: Option<u8>,
+    /// Message-log epoch (0 until the log is ever rebuilt).
+    #[serde(default)]
+    pub epoch: u32,
     /// Wall-clock start.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -181,6 +197,7 @@ impl ConversationRecord {
                 self.ended_at = Some(*at);
             }
             Change::Rated { score, .. } => self.rating = Some(*score),
+            Change::Epoch { epoch, .. } => self.epoch = *epoch,
         }
     }
 
@@ -210,6 +227,7 @@ impl ConversationRecord {
             messages: Vec::new(),
             end_reason: None,
             rating: None,
+            epoch: 0,
             started_at: *at,
             ended_at: None,
         })
@@ -234,4 +252,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Backend name for logs and `/healthz`.
     fn backend(&self) -> &'static str;
+
+    /// After `StoreError::Reset`: accept the store as it now is, so the caller can
+    /// write its state back into it.
+    async fn adopt_reset(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

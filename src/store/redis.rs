@@ -48,6 +48,9 @@ const COMMIT: &str = r#"
 local p = ARGV[1]
 local retain = tonumber(ARGV[2])
 local ops = cjson.decode(ARGV[3])
+if redis.call('GET', p .. 'epoch') ~= ARGV[5] then
+  return redis.error_reply('RESET store epoch changed')
+end
 if ARGV[4] ~= '' and redis.call('GET', p .. 'matcher:lease') ~= ARGV[4] then
   return redis.error_reply('FENCED ' .. ARGV[4])
 end
@@ -83,6 +86,8 @@ for _, op in ipairs(ops) do
     redis.call('EXPIRE', p .. 'msgs:' .. op.id, retain)
   elseif op.o == 'rate' then
     redis.call('HSET', key, 'rating', op.score)
+  elseif op.o == 'epoch' then
+    redis.call('HSET', key, 'epoch', op.epoch)
   end
 end
 return #ops
@@ -99,6 +104,10 @@ pub struct RedisStore {
     /// While this node commits as matcher: the lease value its commits require.
     /// A std lock, held only to clone the value, never across an `.await`.
     fence: Arc<RwLock<Option<String>>>,
+    /// The store's epoch (`P epoch`, a random id set once): if Redis loses its
+    /// data, the key is gone or different, and every commit is refused with
+    /// `Reset` instead of writing into an empty store as if nothing happened.
+    epoch: Arc<RwLock<String>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -153,7 +162,9 @@ impl RedisStore {
             retain_ended_secs: settings.retain_ended_secs,
             commit: Script::new(COMMIT),
             fence: Arc::new(RwLock::new(None)),
+            epoch: Arc::new(RwLock::new(String::new())),
         };
+        store.adopt_epoch().await?;
         let mut connection = store.connection.clone();
         let _: String = redis::cmd("PING")
             .query_async(&mut connection)
@@ -169,6 +180,33 @@ impl RedisStore {
             .fence
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = holder;
+    }
+
+    /// Read the store's epoch, creating it if this is a fresh (or wiped) store.
+    async fn adopt_epoch(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let key = format!("{}epoch", self.prefix);
+        let fresh = uuid::Uuid::now_v7().to_string();
+        let _: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&fresh)
+            .arg("NX")
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let epoch: String = connection.get(&key).await.map_err(unavailable)?;
+        *self
+            .epoch
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = epoch;
+        Ok(())
+    }
+
+    fn current_epoch(&self) -> String {
+        self.epoch
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn current_fence(&self) -> String {
@@ -234,6 +272,9 @@ impl RedisStore {
                 "o": "end", "id": id.to_string(), "state": word(state)?,
                 "reason": word(reason)?, "at": rfc3339(at)?,
             }),
+            Change::Epoch { id, epoch } => json!({
+                "o": "epoch", "id": id.to_string(), "epoch": epoch.to_string(),
+            }),
             Change::Rated { id, score } => json!({
                 "o": "rate", "id": id.to_string(), "score": score.to_string(),
             }),
@@ -274,6 +315,10 @@ impl RedisStore {
             messages,
             end_reason: fields.get("end_reason").map(|r| from_word(r)).transpose()?,
             rating: fields.get("rating").and_then(|r| r.parse().ok()),
+            epoch: fields
+                .get("epoch")
+                .and_then(|e| e.parse().ok())
+                .unwrap_or(0),
             started_at: header.started_at,
             ended_at: fields
                 .get("ended_at")
@@ -336,11 +381,13 @@ impl Store for RedisStore {
             .arg(self.retain_ended_secs)
             .arg(ops)
             .arg(self.current_fence())
+            .arg(self.current_epoch())
             .invoke_async(&mut connection)
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("FENCED") => Err(StoreError::Fenced),
+            Err(e) if e.code() == Some("RESET") => Err(StoreError::Reset),
             Err(e) => {
                 // The script's `MISSING <id>` error reply: code `MISSING`, detail the id.
                 let missing = (e.code() == Some("MISSING"))
@@ -379,5 +426,9 @@ impl Store for RedisStore {
 
     fn backend(&self) -> &'static str {
         "redis"
+    }
+
+    async fn adopt_reset(&self) -> Result<(), StoreError> {
+        self.adopt_epoch().await
     }
 }

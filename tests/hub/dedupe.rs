@@ -299,3 +299,40 @@ async fn the_next_agent_after_a_transfer_has_its_own_message_ids() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_ahead_of_the_log_makes_everyone_resync() {
+    let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 3)])).await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("c").await;
+    customer.send(start("trading", Some("one"))).await;
+    let conversation = customer.expect("message").await["conversation_id"].clone();
+    let _ = customer.expect("assigned").await;
+    let assigned = ann.expect("assigned").await;
+    assert_eq!(assigned["transcript"].as_array().unwrap().len(), 1);
+
+    // A tab claims to have seen seq 7 of a log that holds 1: the log lost
+    // messages (the store lost writes). Everyone is resynced to a new epoch.
+    let (mut tab, welcome) = server
+        .customer_with(json!({"type": "hello", "visitor_id": "c",
+            "resume": {"conversation_id": conversation, "last_seq": 7, "epoch": 0}}))
+        .await;
+    assert_eq!(welcome["conversation"]["epoch"], 0);
+    for ws in [&mut tab, &mut customer, &mut ann] {
+        assert_eq!(
+            ws.expect("resync").await,
+            json!({"type": "resync", "conversation_id": conversation, "epoch": 1, "reason": "client_ahead"})
+        );
+        assert_eq!(ws.expect("message").await["seq"], 1);
+    }
+    // A session still on epoch 0 that resumes is resynced too, alone.
+    let (mut old, welcome) = server
+        .customer_with(json!({"type": "hello", "visitor_id": "c",
+            "resume": {"conversation_id": conversation, "last_seq": 1, "epoch": 0}}))
+        .await;
+    assert_eq!(welcome["conversation"]["epoch"], 1);
+    assert_eq!(old.expect("resync").await["reason"], "epoch_changed");
+    assert_eq!(old.expect("message").await["seq"], 1);
+    ann.expect_silence(Duration::from_millis(200)).await;
+    server.shutdown().await;
+}

@@ -174,3 +174,47 @@ async fn while_redis_is_down_nothing_is_acknowledged_and_service_returns_by_itse
     assert_eq!(record.messages.len() as u64, again["seq"].as_u64().unwrap());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_redis_that_lost_its_data_is_written_back_and_sessions_resync() {
+    let mut redis = RedisServer::start(); // persists nothing: a restart wipes it
+    let server = TestServer::start_with_store(roster(), redis_store(&redis, "wiped:").await).await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("c").await;
+    customer.send(start("trading", Some("one"))).await;
+    let conversation = customer.expect("message").await["conversation_id"].clone();
+    let _ = customer.expect("assigned").await;
+    let _ = ann.expect("assigned").await;
+    ann.send(reply(&conversation, "a-1", "two")).await;
+    let _ = ann.expect("message").await;
+    let _ = customer.expect("message").await;
+
+    redis.restart();
+    customer.send(say("c-3", "three")).await;
+    // Held until the store is back and rebuilt, then acknowledged; every session
+    // is told the log was rebuilt and gets the whole transcript.
+    let echo = customer.until("message").await;
+    assert_eq!(
+        (echo["seq"].clone(), echo["client_msg_id"].clone()),
+        (json!(3), json!("c-3"))
+    );
+    let resync = customer.expect("resync").await;
+    assert_eq!(resync["reason"], "store_reset");
+    assert_eq!(resync["epoch"], 1);
+    for seq in 1..=3 {
+        assert_eq!(customer.expect("message").await["seq"], seq);
+    }
+    assert_eq!(ann.until("resync").await["reason"], "store_reset");
+
+    let id: switchboard::domain::ConversationId = serde_json::from_value(conversation).unwrap();
+    let record = redis_store(&redis, "wiped:")
+        .await
+        .conversation(id)
+        .await
+        .unwrap()
+        .expect("written back");
+    assert_eq!(record.messages.len(), 3);
+    assert_eq!(record.epoch, 1);
+    assert_eq!(record.agent.as_deref(), Some("ann"));
+    server.shutdown().await;
+}
