@@ -49,6 +49,9 @@ pub struct Config {
     pub routing: Routing,
     /// Size and rate bounds that protect the node from one client.
     pub limits: Limits,
+    /// This node's id in presence and logs. Default: `node-` and 8 random hex
+    /// digits, new at every start. 1-64 characters of a-z, A-Z, 0-9, -, _ and .
+    pub node_id: Option<String>,
     /// Redis URL (`redis://host:port/db`, `rediss://…`, `unix:///path`): turns
     /// on the Redis store. Default: unset, the embedded memory store.
     pub redis_url: Option<String>,
@@ -103,6 +106,9 @@ pub struct Timeouts {
     pub first_reply_secs: Option<u64>,
     /// Seconds between WebSocket pings from the server. Default 30.
     pub ping_secs: u64,
+    /// Seconds between presence heartbeats; a node's entry lives three times as
+    /// long, so a dead node's agents drop off within that. Default 2.
+    pub heartbeat_secs: u64,
 }
 
 /// Queue and matching rules.
@@ -180,6 +186,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             routing: Routing::default(),
             limits: Limits::default(),
+            node_id: None,
             redis_url: None,
             redis: RedisSettings::default(),
             agents: Vec::new(),
@@ -196,6 +203,7 @@ impl Default for Timeouts {
             max_queue_wait_secs: 900,
             first_reply_secs: None,
             ping_secs: 30,
+            heartbeat_secs: 2,
         }
     }
 }
@@ -340,6 +348,7 @@ impl Config {
             ("timeouts.customer_grace_secs", t.customer_grace_secs),
             ("timeouts.max_queue_wait_secs", t.max_queue_wait_secs),
             ("timeouts.ping_secs", t.ping_secs),
+            ("timeouts.heartbeat_secs", t.heartbeat_secs),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1 second"));
@@ -422,6 +431,18 @@ impl Config {
         }
         if l.ws_buffer_bytes < 512 {
             return Err(invalid("limits.ws_buffer_bytes", "must be at least 512"));
+        }
+        if let Some(node) = &self.node_id
+            && (node.is_empty()
+                || node.len() > 64
+                || !node
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+        {
+            return Err(invalid(
+                "node_id",
+                "must be 1-64 characters of a-z, A-Z, 0-9, -, _ and .",
+            ));
         }
         if let Some(url) = &self.redis_url
             && !["redis://", "rediss://", "unix://", "redis+unix://"]

@@ -20,6 +20,7 @@
 //! | [`cluster`] | several nodes on one Redis: the matcher lease and its fence |
 //! | [`http`] | `/healthz`, `/metrics` |
 //! | [`metrics`] | Prometheus registry of the node |
+//! | [`presence`] | which agents are on duty on which node, by heartbeat with a TTL |
 //! | [`server`] | routes, shared state, `run(listener, config, shutdown)` |
 
 pub mod cluster;
@@ -30,6 +31,7 @@ pub mod http;
 pub mod hub;
 pub mod identity;
 pub mod metrics;
+pub mod presence;
 pub mod protocol;
 pub mod server;
 pub mod session;

@@ -1,7 +1,7 @@
 //! The node: HTTP routes, shared state, and `run`, which serves until the
 //! shutdown future resolves and then closes every session with 1012.
 
-use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc};
+use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -20,6 +20,7 @@ use crate::{
     hub::{Hub, HubHandle, StartError},
     identity::IdentityVerifier,
     metrics::Metrics,
+    presence::{MemoryBoard, PresenceBoard, RedisBoard},
     session::{self, Side},
     store::{MemoryStore, RedisStore, Store, StoreError},
 };
@@ -43,6 +44,10 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Owns every session and the hub, so `run` returns only when all are done.
     pub tasks: TaskTracker,
+    /// This node's id.
+    pub node_id: String,
+    /// Where nodes publish which agents are on duty.
+    pub presence: Arc<dyn PresenceBoard>,
 }
 
 /// Why the node could not run.
@@ -87,6 +92,14 @@ pub async fn run_with_store(
     store: Arc<dyn Store>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let presence: Arc<dyn PresenceBoard> = match &config.redis_url {
+        Some(url) => Arc::new(RedisBoard::connect(url, &config.redis.prefix).await?),
+        None => Arc::new(MemoryBoard::default()),
+    };
+    let node_id = config.node_id.clone().unwrap_or_else(|| {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        format!("node-{}", &id[id.len() - 8..])
+    });
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
     let token = CancellationToken::new();
@@ -112,7 +125,10 @@ pub async fn run_with_store(
         store,
         shutdown: token.clone(),
         tasks: tasks.clone(),
+        node_id,
+        presence,
     });
+    tasks.spawn(heartbeat(state.clone()));
     let app = router(state);
     let stop = token.clone();
     tokio::spawn(async move {
@@ -129,6 +145,31 @@ pub async fn run_with_store(
     tasks.close();
     tasks.wait().await;
     Ok(())
+}
+
+/// Publish this node's presence every `timeouts.heartbeat_secs` (TTL three
+/// beats), and withdraw it on shutdown.
+async fn heartbeat(state: Arc<AppState>) {
+    let every = Duration::from_secs(state.config.timeouts.heartbeat_secs);
+    let mut beat = tokio::time::interval(every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = beat.tick() => {}
+            () = state.shutdown.cancelled() => break,
+        }
+        match crate::http::local_snapshot(&state).await {
+            Ok(snapshot) => {
+                if let Err(e) = state.presence.publish(&snapshot, every * 3).await {
+                    tracing::warn!(error = %e, "presence heartbeat failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "no presence snapshot"),
+        }
+    }
+    if let Err(e) = state.presence.withdraw(&state.node_id).await {
+        tracing::warn!(error = %e, "presence not withdrawn; it expires by itself");
+    }
 }
 
 fn router(state: Arc<AppState>) -> Router {

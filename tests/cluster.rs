@@ -125,3 +125,49 @@ async fn a_stale_matcher_cannot_commit() {
     ));
     assert!(new_store.conversation(id).await.unwrap().is_none());
 }
+
+mod presence {
+    use std::time::{Duration, Instant};
+
+    use switchboard::presence::{NodePresence, PresenceBoard, RedisBoard};
+
+    fn snapshot(node: &str) -> NodePresence {
+        NodePresence {
+            node: node.into(),
+            agents: Vec::new(),
+            queued: 0,
+            at: time::OffsetDateTime::now_utc(),
+        }
+    }
+
+    #[tokio::test]
+    async fn nodes_appear_by_heartbeat_and_vanish_by_ttl_or_withdrawal() {
+        let redis = super::redis_server::RedisServer::start();
+        let one = RedisBoard::connect(&redis.url, "presence:").await.unwrap();
+        let two = RedisBoard::connect(&redis.url, "presence:").await.unwrap();
+        let other = RedisBoard::connect(&redis.url, "elsewhere:").await.unwrap();
+        one.publish(&snapshot("n1"), Duration::from_secs(60))
+            .await
+            .unwrap();
+        two.publish(&snapshot("n2"), Duration::from_millis(300))
+            .await
+            .unwrap();
+        other
+            .publish(&snapshot("x"), Duration::from_secs(60))
+            .await
+            .unwrap();
+        let names =
+            |nodes: Vec<NodePresence>| nodes.into_iter().map(|n| n.node).collect::<Vec<_>>();
+        assert_eq!(names(one.nodes().await.unwrap()), ["n1", "n2"]);
+        // n2 stops beating (dead): gone within its TTL.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while names(one.nodes().await.unwrap()).len() > 1 {
+            assert!(Instant::now() < deadline, "n2 never expired");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // n1 shuts down cleanly: gone at once.
+        one.withdraw("n1").await.unwrap();
+        assert!(two.nodes().await.unwrap().is_empty());
+        assert_eq!(names(other.nodes().await.unwrap()), ["x"]);
+    }
+}

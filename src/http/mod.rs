@@ -1,4 +1,10 @@
-//! Plain HTTP endpoints: health and Prometheus metrics.
+//! Plain HTTP endpoints: health, Prometheus metrics, and the REST API.
+
+mod api_error;
+mod presence;
+
+pub use api_error::ApiError;
+pub(crate) use presence::local_snapshot;
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,6 +25,7 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/presence", get(presence::presence))
 }
 
 /// 200 while the hub answers; 503 when it does not within a second.
@@ -37,6 +44,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         Json(json!({
             "status": if hub_ok { "ok" } else { "degraded" },
             "hub": if !store_ok { "waiting for the store" } else if hub_ok { "ok" } else { "unresponsive" },
+            "node": state.node_id,
             "store": state.store.backend(),
             "store_status": if store_ok { "ok" } else { "unavailable" },
             "shutting_down": state.shutdown.is_cancelled(),

@@ -85,6 +85,11 @@ pub enum Command {
         /// The session.
         session: SessionId,
     },
+    /// This node's agents, for the presence board.
+    Presence {
+        /// Answered with the snapshot.
+        reply: oneshot::Sender<(Vec<crate::presence::AgentPresence>, usize)>,
+    },
     /// Fill the scrape-time gauges and answer.
     RefreshGauges {
         /// Answered when the gauges are set.
@@ -383,6 +388,9 @@ impl Hub {
             Command::FromCustomer { session, frame } => self.customer_frame(session, frame, now),
             Command::FromAgent { session, frame } => self.agent_frame(session, frame, now),
             Command::Left { session } => self.session_left(session, now),
+            Command::Presence { reply } => {
+                let _ = reply.send((self.presence(), self.router.queued_total()));
+            }
             Command::RefreshGauges { done } => {
                 self.refresh_gauges(now);
                 let _ = done.send(());
@@ -434,6 +442,25 @@ impl Hub {
                 self.session_left(session, now);
             }
         }
+    }
+
+    /// Agents connected here or holding chats, as the presence board shows them.
+    fn presence(&self) -> Vec<crate::presence::AgentPresence> {
+        let mut agents: Vec<_> = self
+            .agents
+            .iter()
+            .filter(|(id, a)| !a.sessions.is_empty() || self.router.load(id) > 0)
+            .map(|(id, a)| crate::presence::AgentPresence {
+                id: id.clone(),
+                name: a.name.clone(),
+                status: a.status,
+                sessions: a.sessions.len(),
+                load: self.router.load(id),
+                capacity: a.capacity,
+            })
+            .collect();
+        agents.sort_by(|a, b| a.id.cmp(&b.id));
+        agents
     }
 
     /// Write a batch, retrying with backoff while the store is down: the hub

@@ -125,10 +125,15 @@ impl TestServer {
 
     /// Body of GET `path`.
     pub async fn get(&self, path: &str) -> (u16, String) {
+        self.get_with(path, "").await
+    }
+
+    /// Body of GET `path` with extra header lines (each ending in `\r\n`).
+    pub async fn get_with(&self, path: &str, headers: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{headers}Connection: close\r\n\r\n",
             self.addr
         );
         stream.write_all(request.as_bytes()).await.unwrap();

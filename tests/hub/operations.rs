@@ -190,3 +190,53 @@ async fn nothing_is_acknowledged_before_the_store_has_it() {
     assert_eq!(record.agent.as_deref(), Some("ann"));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn presence_shows_agents_on_duty_to_agents_only() {
+    let server = TestServer::start(config(vec![
+        agent("ann", &["trading"], &["en"], 3),
+        agent("bob", &["trading"], &["en"], 2),
+    ]))
+    .await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (_bob_tab_1, _) = server.agent("token-bob").await;
+    let (mut bob, _) = server.agent("token-bob").await;
+    bob.send(json!({"type": "status", "status": "away"})).await;
+    let _ = bob.expect("status").await;
+    let (mut customer, _) = server.customer("c").await;
+    customer.send(start("trading", None)).await;
+    let _ = ann.expect("assigned").await;
+
+    for (headers, why) in [
+        ("", "no token"),
+        ("Authorization: Bearer nope\r\n", "unknown token"),
+        (
+            "Authorization: Basic dG9rZW4tYW5u\r\n",
+            "not a bearer token",
+        ),
+    ] {
+        let (status, body) = server.get_with("/api/presence", headers).await;
+        assert_eq!(status, 401, "{why}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["code"], "unauthorized", "{why}");
+        assert!(error["error"]["message"].is_string());
+    }
+
+    let (status, body) = server
+        .get_with("/api/presence", "Authorization: Bearer token-bob\r\n")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let presence: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(presence["agents_online"], 1);
+    let nodes = presence["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0]["node"], presence["node"]);
+    assert_eq!(
+        nodes[0]["agents"],
+        json!([
+            {"id": "ann", "name": "Agent ann", "status": "online", "sessions": 1, "load": 1, "capacity": 3},
+            {"id": "bob", "name": "Agent bob", "status": "away", "sessions": 2, "load": 0, "capacity": 2},
+        ])
+    );
+    server.shutdown().await;
+}

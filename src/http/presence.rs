@@ -1,0 +1,84 @@
+//! `GET /api/presence`: the agents on duty, per node. Any agent token may read it.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Json, extract::State, http::HeaderMap};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use super::api_error::ApiError;
+use crate::{error::ErrorCode, hub::Command, presence::NodePresence, server::AppState};
+
+/// The agent a bearer token belongs to, or `unauthorized`.
+pub(super) fn agent_of(headers: &HeaderMap, state: &AppState) -> Result<String, ApiError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "an `Authorization: Bearer <agent token>` header is required",
+            )
+        })?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "the Authorization header must be `Bearer <agent token>`",
+            )
+        })?;
+    state
+        .roster
+        .get(token.trim())
+        .map(|agent| agent.to_string())
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown agent token"))
+}
+
+/// This node's snapshot, fresh from its hub.
+pub(crate) async fn local_snapshot(state: &AppState) -> Result<NodePresence, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    let unavailable = || ApiError::new(ErrorCode::Unavailable, "the hub did not answer");
+    state
+        .hub
+        .send(Command::Presence { reply })
+        .await
+        .map_err(|_| unavailable())?;
+    let (agents, queued) = tokio::time::timeout(Duration::from_secs(1), answer)
+        .await
+        .map_err(|_| unavailable())?
+        .map_err(|_| unavailable())?;
+    Ok(NodePresence {
+        node: state.node_id.clone(),
+        agents,
+        queued,
+        at: time::OffsetDateTime::now_utc(),
+    })
+}
+
+pub(super) async fn presence(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    agent_of(&headers, &state)?;
+    let local = local_snapshot(&state).await?;
+    let mut nodes = state
+        .presence
+        .nodes()
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+    nodes.retain(|n| n.node != local.node);
+    nodes.push(local);
+    nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    let online: usize = nodes
+        .iter()
+        .flat_map(|n| &n.agents)
+        .filter(|a| a.status == crate::protocol::AgentStatus::Online && a.sessions > 0)
+        .count();
+    Ok(Json(json!({
+        "node": state.node_id,
+        "agents_online": online,
+        "nodes": nodes,
+    })))
+}

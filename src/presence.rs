@@ -1,0 +1,178 @@
+//! Who is on duty where: each node's agents (status, load, sessions), published
+//! by a heartbeat with a TTL so a dead node's agents vanish on their own. With the
+//! memory store there is one node and the board holds only its own snapshot.
+
+use std::{sync::Mutex, time::Duration};
+
+use async_trait::async_trait;
+use redis::{AsyncCommands, Client, aio::ConnectionManager};
+use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
+
+use crate::{protocol::AgentStatus, store::StoreError};
+
+/// One agent as its node sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentPresence {
+    /// Agent id.
+    pub id: SmolStr,
+    /// Display name.
+    pub name: SmolStr,
+    /// `online`, `away` or `offline`.
+    pub status: AgentStatus,
+    /// Open console sessions on this node.
+    pub sessions: usize,
+    /// Chats held.
+    pub load: u32,
+    /// Most concurrent chats.
+    pub capacity: u32,
+}
+
+/// One node's snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodePresence {
+    /// Node id (`node_id` in the configuration).
+    pub node: String,
+    /// Agents with at least one session on this node, or holding chats here.
+    pub agents: Vec<AgentPresence>,
+    /// Conversations waiting, as this node's hub counts them.
+    pub queued: usize,
+    /// When the snapshot was taken.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: time::OffsetDateTime,
+}
+
+/// Where nodes publish their presence.
+#[async_trait]
+pub trait PresenceBoard: Send + Sync + std::fmt::Debug {
+    /// Publish this node's snapshot, valid for `ttl`.
+    async fn publish(&self, node: &NodePresence, ttl: Duration) -> Result<(), StoreError>;
+    /// Withdraw this node (graceful shutdown).
+    async fn withdraw(&self, node: &str) -> Result<(), StoreError>;
+    /// Every live node's latest snapshot.
+    async fn nodes(&self) -> Result<Vec<NodePresence>, StoreError>;
+}
+
+/// One node, no sharing: the board is this node's last snapshot.
+#[derive(Debug, Default)]
+pub struct MemoryBoard {
+    last: Mutex<Option<NodePresence>>,
+}
+
+#[async_trait]
+impl PresenceBoard for MemoryBoard {
+    async fn publish(&self, node: &NodePresence, _ttl: Duration) -> Result<(), StoreError> {
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(node.clone());
+        Ok(())
+    }
+
+    async fn withdraw(&self, _node: &str) -> Result<(), StoreError> {
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        Ok(())
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodePresence>, StoreError> {
+        Ok(self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect())
+    }
+}
+
+/// `P node:<id>` keys holding each node's snapshot as JSON, with a TTL.
+#[derive(Clone)]
+pub struct RedisBoard {
+    connection: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBoard")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl RedisBoard {
+    /// A board on this Redis, under `prefix`.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = Client::open(url).map_err(unavailable)?;
+        let connection = ConnectionManager::new(client).await.map_err(unavailable)?;
+        Ok(Self {
+            connection,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn key(&self, node: &str) -> String {
+        format!("{}node:{node}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl PresenceBoard for RedisBoard {
+    async fn publish(&self, node: &NodePresence, ttl: Duration) -> Result<(), StoreError> {
+        let json = serde_json::to_string(node).map_err(unavailable)?;
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let mut connection = self.connection.clone();
+        connection
+            .pset_ex::<_, _, ()>(self.key(&node.node), json, ttl_ms)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn withdraw(&self, node: &str) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        connection
+            .del::<_, ()>(self.key(node))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodePresence>, StoreError> {
+        let mut connection = self.connection.clone();
+        let pattern = format!("{}node:*", self.prefix);
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(100)
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        keys.sort();
+        let values: Vec<Option<String>> = connection.mget(&keys).await.map_err(unavailable)?;
+        Ok(values
+            .into_iter()
+            .flatten()
+            .filter_map(|json| serde_json::from_str(&json).ok())
+            .collect())
+    }
+}
