@@ -312,3 +312,22 @@ pub fn say(id: &str, text: &str) -> Value {
 pub fn reply(conversation: &Value, id: &str, text: &str) -> Value {
     json!({"type": "message", "conversation_id": conversation, "client_msg_id": id, "text": text})
 }
+
+/// An agent (by token) and a customer (by visitor id) in a chat just assigned:
+/// `(agent, customer, conversation_id)`, with both `assigned` frames consumed.
+pub async fn chatting(
+    server: &TestServer,
+    token: &str,
+    visitor: &str,
+    topic: &str,
+) -> (Ws, Ws, Value) {
+    let (mut agent, _) = server.agent(token).await;
+    let (mut customer, _) = server.customer(visitor).await;
+    customer.send(start(topic, None)).await;
+    let conversation = customer.expect("assigned").await["conversation_id"].clone();
+    assert_eq!(
+        agent.expect("assigned").await["conversation_id"],
+        conversation
+    );
+    (agent, customer, conversation)
+}

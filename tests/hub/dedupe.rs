@@ -152,11 +152,8 @@ async fn agent_reconnect_resumes_its_chats() {
 #[tokio::test]
 async fn resent_client_msg_id_gets_its_original_seq_and_is_stored_once() {
     let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 3)])).await;
-    let (mut ann, _) = server.agent("token-ann").await;
-    let (mut customer, _) = server.customer("c").await;
-    customer.send(start("trading", None)).await;
-    let conversation = customer.expect("assigned").await["conversation_id"].clone();
-    let _ = ann.expect("assigned").await;
+    let (mut ann, mut customer, conversation) =
+        chatting(&server, "token-ann", "c", "trading").await;
 
     customer.send(say("c-1", "once")).await;
     let echo = customer.expect("message").await;
@@ -188,11 +185,8 @@ async fn resent_client_msg_id_gets_its_original_seq_and_is_stored_once() {
 #[tokio::test]
 async fn resume_of_an_ended_conversation_tells_how_it_ended() {
     let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 3)])).await;
-    let (mut ann, _) = server.agent("token-ann").await;
-    let (mut customer, _) = server.customer("c").await;
-    customer.send(start("trading", None)).await;
-    let conversation = customer.expect("assigned").await["conversation_id"].clone();
-    let _ = ann.expect("assigned").await;
+    let (mut ann, customer, conversation) =
+        chatting(&server, "token-ann", "c", "trading").await;
     let (mut other_tab, _) = server.customer("c").await;
     customer.close().await;
     ann.send(reply(&conversation, "a-1", "all done")).await;

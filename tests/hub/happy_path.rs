@@ -158,11 +158,8 @@ async fn customer_and_agent_chat_from_hello_to_rating() {
 #[tokio::test]
 async fn ratings_come_after_the_end_once_from_any_session() {
     let server = TestServer::start(config(vec![agent("ann", &["earn"], &["en"], 2)])).await;
-    let (mut ann, _) = server.agent("token-ann").await;
-    let (mut customer, _) = server.customer("rater").await;
-    customer.send(start("earn", None)).await;
-    let conversation = customer.expect("assigned").await["conversation_id"].clone();
-    let _ = ann.expect("assigned").await;
+    let (mut ann, mut customer, conversation) =
+        chatting(&server, "token-ann", "rater", "earn").await;
 
     customer.send(json!({"type": "rate", "score": 5})).await;
     assert_eq!(

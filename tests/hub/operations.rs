@@ -64,11 +64,8 @@ async fn a_client_that_does_not_read_is_closed_and_nobody_waits_for_it() {
     cfg.limits.max_transport_bytes = 64 * 1024;
     cfg.limits.max_text_chars = 60_000;
     let server = TestServer::start(cfg).await;
-    let (mut agent, _) = server.agent("token-ann").await;
-    let (mut stalled, _) = server.customer("stalled").await;
-    stalled.send(start("trading", None)).await;
-    let conversation = stalled.expect("assigned").await["conversation_id"].clone();
-    let _ = agent.expect("assigned").await;
+    let (agent, mut stalled, conversation) =
+        chatting(&server, "token-ann", "stalled", "trading").await;
 
     // The agent floods; the stalled customer reads nothing. Kernel buffers take a
     // few MB, then its outbound queue fills and the hub cuts it off. The agent's
@@ -166,11 +163,8 @@ async fn nothing_is_acknowledged_before_the_store_has_it() {
         store.clone(),
     )
     .await;
-    let (mut ann, _) = server.agent("token-ann").await;
-    let (mut customer, _) = server.customer("c").await;
-    customer.send(start("trading", None)).await;
-    let conversation = customer.expect("assigned").await["conversation_id"].clone();
-    let _ = ann.expect("assigned").await;
+    let (mut ann, mut customer, conversation) =
+        chatting(&server, "token-ann", "c", "trading").await;
 
     store.open.send_replace(false);
     customer.send(say("c-1", "is this stored?")).await;
