@@ -6,7 +6,7 @@ use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time
 use axum::{
     Router,
     extract::{State, WebSocketUpgrade},
-    response::Response,
+    response::{IntoResponse, Response},
     routing::get,
 };
 use smol_str::SmolStr;
@@ -17,7 +17,7 @@ use crate::{
     config::Config,
     domain::AgentId,
     http,
-    hub::{Hub, HubHandle, StartError},
+    hub::{ActiveHub, Hub, HubSlot, StartError},
     identity::IdentityVerifier,
     metrics::Metrics,
     presence::{MemoryBoard, PresenceBoard, RedisBoard},
@@ -30,8 +30,8 @@ use crate::{
 pub struct AppState {
     /// The validated configuration.
     pub config: Arc<Config>,
-    /// The hub.
-    pub hub: HubHandle,
+    /// The hub this node serves with (none while a cluster node is on standby).
+    pub hubs: HubSlot,
     /// Metrics of this node.
     pub metrics: Arc<Metrics>,
     /// Agent token → agent id.
@@ -104,11 +104,12 @@ pub async fn run_with_store(
     let metrics = Arc::new(Metrics::new());
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let hub_stop = token.child_token();
     let hub = Hub::spawn(
         config.clone(),
         store.clone(),
         metrics.clone(),
-        token.clone(),
+        hub_stop.clone(),
         &tasks,
     )
     .await?;
@@ -120,7 +121,10 @@ pub async fn run_with_store(
             .collect(),
         identity: IdentityVerifier::new(config.identity_secret.as_deref()),
         config,
-        hub,
+        hubs: HubSlot::with(ActiveHub {
+            handle: hub,
+            stop: hub_stop,
+        }),
         metrics,
         store,
         shutdown: token.clone(),
@@ -158,6 +162,10 @@ async fn heartbeat(state: Arc<AppState>) {
             _ = beat.tick() => {}
             () = state.shutdown.cancelled() => break,
         }
+        if state.hubs.get().is_none() {
+            // Standby: no agents here to show.
+            continue;
+        }
         match crate::http::local_snapshot(&state).await {
             Ok(snapshot) => {
                 if let Err(e) = state.presence.publish(&snapshot, every * 3).await {
@@ -181,6 +189,13 @@ fn router(state: Arc<AppState>) -> Router {
 }
 
 fn upgrade(ws: WebSocketUpgrade, state: Arc<AppState>, side: Side) -> Response {
+    let Some(hub) = state.hubs.get() else {
+        return crate::http::ApiError::new(
+            crate::error::ErrorCode::Unavailable,
+            "this node is on standby: connect to the active node",
+        )
+        .into_response();
+    };
     let limits = &state.config.limits;
     // Sized for tens of thousands of idle connections: tungstenite's defaults
     // (128 KiB read buffer, allocated and zeroed per connection) cost ~140 KB each.
@@ -191,7 +206,7 @@ fn upgrade(ws: WebSocketUpgrade, state: Arc<AppState>, side: Side) -> Response {
         .max_frame_size(limits.max_transport_bytes)
         .on_upgrade(move |socket| {
             let tasks = state.tasks.clone();
-            tasks.track_future(session::run(socket, state, side))
+            tasks.track_future(session::run(socket, state, side, hub))
         })
 }
 

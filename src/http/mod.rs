@@ -28,11 +28,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/presence", get(presence::presence))
 }
 
-/// 200 while the hub answers; 503 when it does not within a second.
+/// 200 while the hub answers; 503 when it does not within a second, when the
+/// store is down, or on a standby node (so a load balancer sends clients to the
+/// active one).
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let hub = state.hubs.get();
     // Ask the store's state first: while it is down the hub is busy retrying
     // and would not answer anyway.
-    let store_ok = !state.hub.store_down();
+    let store_ok = hub.as_ref().is_some_and(|h| !h.handle.store_down());
     let hub_ok = store_ok && refresh_gauges(&state).await;
     let status = if hub_ok {
         StatusCode::OK
@@ -42,11 +45,11 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
         status,
         Json(json!({
-            "status": if hub_ok { "ok" } else { "degraded" },
-            "hub": if !store_ok { "waiting for the store" } else if hub_ok { "ok" } else { "unresponsive" },
+            "status": if hub.is_none() { "standby" } else if hub_ok { "ok" } else { "degraded" },
+            "hub": if hub.is_none() { "none (standby)" } else if !store_ok { "waiting for the store" } else if hub_ok { "ok" } else { "unresponsive" },
             "node": state.node_id,
             "store": state.store.backend(),
-            "store_status": if store_ok { "ok" } else { "unavailable" },
+            "store_status": if hub.is_some() && !store_ok { "unavailable" } else { "ok" },
             "shutting_down": state.shutdown.is_cancelled(),
         })),
     )
@@ -54,9 +57,12 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 
 /// Ask the hub to set the scrape-time gauges; false if it did not answer in time.
 async fn refresh_gauges(state: &AppState) -> bool {
+    let Some(hub) = state.hubs.get() else {
+        return false;
+    };
     let (done, answered) = oneshot::channel();
-    if state
-        .hub
+    if hub
+        .handle
         .send(Command::RefreshGauges { done })
         .await
         .is_err()

@@ -40,8 +40,13 @@ pub(super) fn agent_of(headers: &HeaderMap, state: &AppState) -> Result<String, 
 pub(crate) async fn local_snapshot(state: &AppState) -> Result<NodePresence, ApiError> {
     let (reply, answer) = oneshot::channel();
     let unavailable = || ApiError::new(ErrorCode::Unavailable, "the hub did not answer");
-    state
-        .hub
+    let hub = state.hubs.get().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "this node is on standby: ask the active node",
+        )
+    })?;
+    hub.handle
         .send(Command::Presence { reply })
         .await
         .map_err(|_| unavailable())?;

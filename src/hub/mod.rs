@@ -13,6 +13,7 @@ mod eta;
 mod lifecycle;
 mod restore;
 pub mod router;
+mod slot;
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -32,6 +33,7 @@ pub use conversation::{Appended, Conversation};
 pub use eta::AssignmentRate;
 pub use restore::RestoreError;
 pub use router::{Assignment, Placement, RouteError, RouteSpec, Router};
+pub use slot::{ActiveHub, HubSlot};
 
 use crate::{
     config::Config,

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     domain::SessionId,
     error::{Disconnect, ErrorCode, FrameError},
-    hub::{Command, HubHandle},
+    hub::{ActiveHub, Command, HubHandle},
     protocol::{self, AgentFrame, CustomerFrame, error_frame},
     server::AppState,
 };
@@ -54,16 +54,16 @@ enum Exit {
     Gone,
 }
 
-/// Run one connection to its end.
-pub async fn run(mut socket: WebSocket, app: Arc<AppState>, side: Side) {
+/// Run one connection to its end, with the hub serving when it connected.
+pub async fn run(mut socket: WebSocket, app: Arc<AppState>, side: Side, hub: ActiveHub) {
     let session = SessionId::new();
-    let exit = match hello(&mut socket, &app, side, session).await {
+    let exit = match hello(&mut socket, &app, &hub, side, session).await {
         Ok(Some(Registered {
             kill,
             outbound,
             guard,
         })) => {
-            let exit = serve(&mut socket, &app, side, session, &kill, outbound).await;
+            let exit = serve(&mut socket, &app, &hub, side, session, &kill, outbound).await;
             drop(guard);
             exit
         }
@@ -101,6 +101,7 @@ struct Registered {
 async fn hello(
     socket: &mut WebSocket,
     app: &Arc<AppState>,
+    hub: &ActiveHub,
     side: Side,
     session: SessionId,
 ) -> Result<Option<Registered>, Disconnect> {
@@ -108,7 +109,7 @@ async fn hello(
     loop {
         let received = tokio::select! {
             received = tokio::time::timeout_at(deadline, socket.recv()) => received,
-            () = app.shutdown.cancelled() => return Err(Disconnect::SHUTDOWN),
+            () = hub.stop.cancelled() => return Err(Disconnect::SHUTDOWN),
         };
         let text = match received {
             Err(_) => return Err(Disconnect::HELLO_TIMEOUT),
@@ -145,11 +146,11 @@ async fn hello(
                 continue;
             }
         };
-        if app.hub.send(command).await.is_err() {
+        if hub.handle.send(command).await.is_err() {
             return Err(Disconnect::HUB_GONE);
         }
         let guard = SessionGuard {
-            hub: app.hub.clone(),
+            hub: hub.handle.clone(),
             session,
         };
         return Ok(Some(Registered {
@@ -239,6 +240,7 @@ fn count_error(app: &AppState, error: &FrameError) {
 async fn serve(
     socket: &mut WebSocket,
     app: &Arc<AppState>,
+    hub: &ActiveHub,
     side: Side,
     session: SessionId,
     kill: &CancellationToken,
@@ -255,7 +257,7 @@ async fn serve(
         tokio::select! {
             biased;
             () = kill.cancelled() => return Exit::Close(Disconnect::SLOW_CONSUMER),
-            () = app.shutdown.cancelled() => return Exit::Close(Disconnect::SHUTDOWN),
+            () = hub.stop.cancelled() => return Exit::Close(Disconnect::SHUTDOWN),
             frames = outbound.recv() => {
                 let Some(frames) = frames else { return Exit::Close(Disconnect::HUB_GONE) };
                 if !write_burst(socket, kill, &mut outbound, frames, flush_every).await {
@@ -284,7 +286,7 @@ async fn serve(
                     Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::BINARY),
                     Some(Ok(_)) => continue,
                 };
-                if let Err(exit) = inbound(socket, app, side, session, &text).await {
+                if let Err(exit) = inbound(socket, app, &hub.handle, side, session, &text).await {
                     return exit;
                 }
             }
@@ -358,6 +360,7 @@ fn is_capacity(e: axum::Error) -> bool {
 async fn inbound(
     socket: &mut WebSocket,
     app: &Arc<AppState>,
+    hub: &HubHandle,
     side: Side,
     session: SessionId,
     text: &str,
@@ -380,7 +383,7 @@ async fn inbound(
             }),
     };
     let command = command.and_then(|command| {
-        if app.hub.store_down() && needs_durable_write(&command) {
+        if hub.store_down() && needs_durable_write(&command) {
             let reference = match &command {
                 Command::FromCustomer {
                     frame: CustomerFrame::Message { client_msg_id, .. },
@@ -403,8 +406,7 @@ async fn inbound(
         Ok(command)
     });
     match command {
-        Ok(command) => app
-            .hub
+        Ok(command) => hub
             .send(command)
             .await
             .map_err(|_| Exit::Close(Disconnect::HUB_GONE)),
