@@ -57,8 +57,26 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Redis store settings, used with `redis_url`.
     pub redis: RedisSettings,
+    /// Several nodes on one Redis, used with `redis_url`.
+    pub cluster: ClusterSettings,
     /// The agent roster. Default: empty (no agent can log in).
     pub agents: Vec<AgentConfig>,
+}
+
+/// How nodes share one Redis.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Seconds the matcher lease lasts without renewal: how long the cluster can
+    /// go without a matcher after the matcher dies. Renewed every third of it.
+    /// Default 5.
+    pub lease_secs: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self { lease_secs: 5 }
+    }
 }
 
 /// How the Redis store lays out and keeps its data.
@@ -189,6 +207,7 @@ impl Default for Config {
             node_id: None,
             redis_url: None,
             redis: RedisSettings::default(),
+            cluster: ClusterSettings::default(),
             agents: Vec::new(),
         }
     }
@@ -471,6 +490,12 @@ impl Config {
             return Err(invalid(
                 "redis.retain_ended_secs",
                 "must be at least 1 second",
+            ));
+        }
+        if !(1..=60).contains(&self.cluster.lease_secs) {
+            return Err(invalid(
+                "cluster.lease_secs",
+                "must be between 1 and 60 seconds",
             ));
         }
         if redis.timeout_secs == 0 {

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    cluster::{lease::MatcherLease, node::supervise},
     config::Config,
     domain::AgentId,
     http,
@@ -72,24 +73,49 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = open_store(&config).await?;
-    run_with_store(listener, config, store, shutdown).await
+    match &config.redis_url {
+        Some(url) => {
+            let store = RedisStore::connect(url, &config.redis).await?;
+            run_cluster(listener, config, store, shutdown).await
+        }
+        None => run_with_store(listener, config, Arc::new(MemoryStore::default()), shutdown).await,
+    }
 }
 
-/// The store the configuration asks for: Redis with `redis_url` (which must
-/// answer now), else the embedded memory store.
-pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match &config.redis_url {
-        Some(url) => Arc::new(RedisStore::connect(url, &config.redis).await?),
-        None => Arc::new(MemoryStore::default()),
-    })
-}
-
-/// `run` with a given store backend.
+/// `run` with a given store and a single hub, whatever the store: no lease, no
+/// standby. What tests use to run the hub on any backend.
 pub async fn run_with_store(
     listener: TcpListener,
     config: Config,
     store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_node(listener, config, store, None, shutdown).await
+}
+
+/// `run` as one node of a cluster on this Redis store: active while it holds
+/// the matcher lease, standby otherwise.
+pub async fn run_cluster(
+    listener: TcpListener,
+    config: Config,
+    store: RedisStore,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_node(
+        listener,
+        config,
+        Arc::new(store.clone()),
+        Some(store),
+        shutdown,
+    )
+    .await
+}
+
+async fn serve_node(
+    listener: TcpListener,
+    config: Config,
+    store: Arc<dyn Store>,
+    cluster: Option<RedisStore>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let presence: Arc<dyn PresenceBoard> = match &config.redis_url {
@@ -104,15 +130,6 @@ pub async fn run_with_store(
     let metrics = Arc::new(Metrics::new());
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let hub_stop = token.child_token();
-    let hub = Hub::spawn(
-        config.clone(),
-        store.clone(),
-        metrics.clone(),
-        hub_stop.clone(),
-        &tasks,
-    )
-    .await?;
     let state = Arc::new(AppState {
         roster: config
             .agents
@@ -120,18 +137,35 @@ pub async fn run_with_store(
             .map(|a| (a.token.clone(), SmolStr::new(&a.id)))
             .collect(),
         identity: IdentityVerifier::new(config.identity_secret.as_deref()),
-        config,
-        hubs: HubSlot::with(ActiveHub {
-            handle: hub,
-            stop: hub_stop,
-        }),
-        metrics,
-        store,
+        config: config.clone(),
+        hubs: HubSlot::default(),
+        metrics: metrics.clone(),
+        store: store.clone(),
         shutdown: token.clone(),
         tasks: tasks.clone(),
         node_id,
         presence,
     });
+    match (cluster, &config.redis_url) {
+        (Some(redis), Some(url)) => {
+            let ttl = Duration::from_secs(config.cluster.lease_secs);
+            let lease =
+                MatcherLease::connect(url, &config.redis.prefix, &state.node_id, ttl).await?;
+            tasks.spawn(supervise(
+                state.clone(),
+                redis,
+                lease,
+                ttl,
+                metrics,
+                tasks.clone(),
+            ));
+        }
+        _ => {
+            let stop = token.child_token();
+            let handle = Hub::spawn(config.clone(), store, metrics, stop.clone(), &tasks).await?;
+            state.hubs.set(Some(ActiveHub { handle, stop }));
+        }
+    }
     tasks.spawn(heartbeat(state.clone()));
     let app = router(state);
     let stop = token.clone();

@@ -4,3 +4,4 @@
 //! partitioned) can never commit an assignment.
 
 pub mod lease;
+pub mod node;

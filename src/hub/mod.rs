@@ -504,16 +504,16 @@ impl Hub {
                     }
                 }
                 Err(StoreError::Fenced) => {
-                    // Another node is the matcher now; this one's state is stale.
-                    // Its frames were never acknowledged. Stepping down (closing
-                    // sessions so they reconnect to the matcher) belongs to the
-                    // cluster layer.
+                    // Another node is the matcher now; this hub's state is stale
+                    // and its frames were never acknowledged. Stop: its sessions
+                    // close with 1012 and reconnect to the matcher, and the node
+                    // supervising this hub notices and steps down.
                     tracing::error!(
                         changes = writes.len(),
-                        "fenced: another node holds the matcher lease; batch refused"
+                        "fenced: another node holds the matcher lease; stopping this hub"
                     );
-                    self.outbox.clear();
-                    return true;
+                    shutdown.cancel();
+                    return false;
                 }
                 Err(StoreError::Missing(id)) => {
                     // The store lost a conversation it had acknowledged (a Redis

@@ -173,6 +173,16 @@ impl RedisStore {
         Ok(store)
     }
 
+    /// A handle on the same Redis whose commits require this lease value: one per
+    /// matcher term, so a hub from an earlier term can never commit under a later
+    /// term's fence.
+    pub fn fenced(&self, holder: &str) -> Self {
+        Self {
+            fence: Arc::new(RwLock::new(Some(holder.to_string()))),
+            ..self.clone()
+        }
+    }
+
     /// Commit only while holding this lease (`Fence::holder`), or without
     /// condition (`None`, a single node).
     pub fn set_fence(&self, holder: Option<String>) {

@@ -185,8 +185,7 @@ async fn resent_client_msg_id_gets_its_original_seq_and_is_stored_once() {
 #[tokio::test]
 async fn resume_of_an_ended_conversation_tells_how_it_ended() {
     let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 3)])).await;
-    let (mut ann, customer, conversation) =
-        chatting(&server, "token-ann", "c", "trading").await;
+    let (mut ann, customer, conversation) = chatting(&server, "token-ann", "c", "trading").await;
     let (mut other_tab, _) = server.customer("c").await;
     customer.close().await;
     ann.send(reply(&conversation, "a-1", "all done")).await;

@@ -92,8 +92,7 @@ async fn customer_grace_expiry_abandons_the_conversation() {
     let mut cfg = config(vec![agent("ann", &["trading"], &["en"], 3)]);
     cfg.timeouts.customer_grace_secs = 1;
     let server = TestServer::start(cfg).await;
-    let (mut ann, customer, conversation) =
-        chatting(&server, "token-ann", "c", "trading").await;
+    let (mut ann, customer, conversation) = chatting(&server, "token-ann", "c", "trading").await;
     customer.close().await;
     ann.expect_silence(Duration::from_millis(700)).await;
     let ended = ann.expect("ended").await;

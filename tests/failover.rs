@@ -1,0 +1,268 @@
+//! Active and standby nodes (the real binary) on one real `redis-server`: kill -9
+//! or SIGSTOP the active node, and the standby takes over within the lease,
+//! rebuilds from Redis, and the clients resume on it. A stale node never commits.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "hub/common.rs"]
+mod common;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::*;
+use serde_json::{Value, json};
+
+const ROSTER: &str = r#"
+[[agents]]
+id = "ann"
+name = "Ann"
+token = "token-ann"
+skills = ["trading"]
+languages = ["en"]
+capacity = 3
+"#;
+
+/// One `switchboard serve` process.
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Node {
+    fn start(redis: &redis_server::RedisServer, config: &std::path::Path, id: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .args(["--redis-url", &redis.url])
+            .env("SWITCHBOARD_NODE_ID", id)
+            .env("SWITCHBOARD_CLUSTER__LEASE_SECS", "1")
+            .env("SWITCHBOARD_REDIS__PREFIX", "failover:")
+            .env_remove("SWITCHBOARD_LISTEN")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("node exited early").unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().parse().unwrap();
+            }
+        };
+        // Keep draining logs so the node never blocks on a full pipe.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        Self { child, addr }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    async fn health(&self) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(Ok(mut stream)) = tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::net::TcpStream::connect(self.addr),
+        )
+        .await
+        else {
+            return (0, Value::Null);
+        };
+        let request = format!(
+            "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        if stream.write_all(request.as_bytes()).await.is_err() {
+            return (0, Value::Null);
+        }
+        let mut response = String::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(2), stream.read_to_string(&mut response))
+                .await;
+        if !matches!(read, Ok(Ok(_))) {
+            return (0, Value::Null);
+        }
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or("");
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    async fn wait_for(&self, status: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let (_, health) = self.health().await;
+            if health["status"] == status {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node never became {status}: {health}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(&path, ROSTER).unwrap();
+    path
+}
+
+async fn hello(addr: SocketAddr, path: &str, hello: Value) -> (Ws, Value) {
+    let mut ws = Ws::connect(addr, path).await;
+    ws.send(hello).await;
+    let welcome = ws.expect("welcome").await;
+    (ws, welcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_takes_over_when_the_active_node_is_killed() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let mut a = Node::start(&redis, &config, "a");
+    a.wait_for("ok", Duration::from_secs(10)).await;
+    let b = Node::start(&redis, &config, "b");
+    b.wait_for("standby", Duration::from_secs(10)).await;
+    assert_eq!(
+        b.health().await.0,
+        503,
+        "a standby is out of the load balancer"
+    );
+
+    let (mut ann, _) = hello(
+        a.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann"}),
+    )
+    .await;
+    let (mut customer, _) = hello(
+        a.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "c"}),
+    )
+    .await;
+    customer.send(start("trading", Some("one"))).await;
+    let conversation = customer.expect("message").await["conversation_id"].clone();
+    let _ = customer.expect("assigned").await;
+    let _ = ann.expect("assigned").await;
+    ann.send(reply(&conversation, "a-1", "two")).await;
+    assert_eq!(ann.expect("message").await["seq"], 2);
+    assert_eq!(customer.expect("message").await["seq"], 2);
+
+    let killed = Instant::now();
+    a.signal("-KILL");
+    let _ = a.child.wait();
+    b.wait_for("ok", Duration::from_secs(10)).await;
+    eprintln!("standby serving {:?} after kill -9", killed.elapsed());
+
+    // Both sides reconnect to the survivor and resume where they were.
+    let (mut customer, welcome) = hello(
+        b.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "c",
+            "resume": {"conversation_id": conversation, "last_seq": 2, "epoch": 0}}),
+    )
+    .await;
+    assert_eq!(welcome["conversation"]["id"], conversation);
+    assert_eq!(welcome["conversation"]["last_seq"], 2);
+    assert_eq!(welcome["conversation"]["agent"]["id"], "ann");
+    let (mut ann, welcome) = hello(
+        b.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann",
+            "resume": [{"conversation_id": conversation, "last_seq": 2, "epoch": 0}]}),
+    )
+    .await;
+    assert_eq!(welcome["conversations"][0]["id"], conversation);
+    customer.send(say("c-3", "three")).await;
+    assert_eq!(customer.expect("message").await["seq"], 3);
+    assert_eq!(ann.expect("message").await["seq"], 3);
+    // Nothing was lost or doubled: the resend of a message from before is known.
+    ann.send(reply(&conversation, "a-1", "two")).await;
+    assert_eq!(ann.expect("message").await["seq"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_active_node_is_fenced_when_it_wakes() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let a = Node::start(&redis, &config, "a");
+    a.wait_for("ok", Duration::from_secs(10)).await;
+    let b = Node::start(&redis, &config, "b");
+    b.wait_for("standby", Duration::from_secs(10)).await;
+
+    let (mut customer, _) = hello(
+        a.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "c"}),
+    )
+    .await;
+    customer
+        .send(start("trading", Some("before the pause")))
+        .await;
+    let conversation = customer.expect("message").await["conversation_id"].clone();
+    let _ = customer.expect("queued").await;
+
+    // The active node freezes (GC pause, SIGSTOP) past its lease; the standby
+    // takes over. A message reaches the frozen node's socket meanwhile.
+    a.signal("-STOP");
+    b.wait_for("ok", Duration::from_secs(10)).await;
+    customer
+        .send(say("c-stale", "sent to the frozen node"))
+        .await;
+    a.signal("-CONT");
+
+    // Waking, the stale node may read the message, but cannot commit it: no echo,
+    // its sessions close with 1012, and it goes back to standby.
+    let (code, _) = customer.expect_close().await;
+    assert_eq!(code, 1012);
+    a.wait_for("standby", Duration::from_secs(10)).await;
+
+    let id: switchboard::domain::ConversationId = serde_json::from_value(conversation).unwrap();
+    let store = redis_store(&redis, "failover:").await;
+    let record = store.conversation(id).await.unwrap().unwrap();
+    assert_eq!(
+        record.messages.len(),
+        1,
+        "the stale node's write never landed"
+    );
+    assert_eq!(record.messages[0].text.as_ref(), "before the pause");
+
+    // The customer resumes on the new active node, still first in the queue.
+    let (mut customer, welcome) = hello(
+        b.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "c",
+            "resume": {"conversation_id": record.id, "last_seq": 1}}),
+    )
+    .await;
+    assert_eq!(welcome["conversation"]["state"], "queued");
+    assert_eq!(customer.expect("queued").await["position"], 1);
+}
