@@ -283,6 +283,24 @@ impl Timeouts {
     }
 }
 
+/// A URL with its password (if any) masked: `redis://user:<redacted>@host/`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            if credentials.contains(':') {
+                format!("{scheme}://{user}:<redacted>@{host}")
+            } else {
+                format!("{scheme}://<redacted>@{host}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Is `tag` a plausible language tag? We route on the primary subtag only.
 pub fn is_language_tag(tag: &str) -> bool {
     (2..=8).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_lowercase())
@@ -327,6 +345,7 @@ impl Config {
         for agent in &mut copy.agents {
             agent.token = "<redacted>".into();
         }
+        copy.redis_url = copy.redis_url.as_deref().map(redact_url);
         copy
     }
 
@@ -464,13 +483,14 @@ impl Config {
             ));
         }
         if let Some(url) = &self.redis_url
-            && !["redis://", "rediss://", "unix://", "redis+unix://"]
+            && !["redis://", "unix://", "redis+unix://"]
                 .iter()
                 .any(|scheme| url.starts_with(scheme))
         {
             return Err(invalid(
                 "redis_url",
-                "must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)",
+                "must start with redis:// or unix:// (e.g. redis://127.0.0.1:6379/0); \
+                 rediss:// (TLS) is not supported by this build",
             ));
         }
         let redis = &self.redis;
@@ -578,6 +598,26 @@ mod tests {
     }
 
     #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(
+            redact_url("redis://app:s3cret@10.0.0.1:6379/0"),
+            "redis://app:<redacted>@10.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redact_url("redis://:s3cret@host/"),
+            "redis://:<redacted>@host/"
+        );
+        assert_eq!(
+            redact_url("redis://token@host/"),
+            "redis://<redacted>@host/"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379/"),
+            "redis://127.0.0.1:6379/"
+        );
+    }
+
+    #[test]
     fn defaults_are_valid() {
         assert!(Config::default().validate().is_ok());
     }
@@ -623,6 +663,10 @@ mod tests {
         let mut c = Config::default();
         c.redis_url = Some("localhost:6379".into());
         assert!(problem(&c).contains("redis_url"));
+
+        let mut c = Config::default();
+        c.redis_url = Some("rediss://example:6380".into());
+        assert!(problem(&c).contains("TLS"));
 
         let mut c = Config::default();
         c.redis.prefix = "two words".into();

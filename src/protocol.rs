@@ -401,7 +401,7 @@ pub enum ServerFrame<'a> {
         conversation_id: ConversationId,
         /// The new log epoch.
         epoch: u32,
-        /// Why: `store_reset` or `client_ahead`.
+        /// Why: `store_reset`, `client_ahead` or `epoch_changed`.
         reason: &'a str,
     },
     /// To the agent: it no longer holds this conversation.

@@ -515,11 +515,15 @@ impl Hub {
                     shutdown.cancel();
                     return false;
                 }
-                Err(StoreError::Missing(id)) => {
-                    // The store lost a conversation it had acknowledged (a Redis
-                    // restart without persistence): no retry can bring it back.
-                    tracing::error!(conversation = %id, "store lost this conversation; batch skipped");
-                    return true;
+                Err(StoreError::Missing(id) | StoreError::Gap(id)) => {
+                    // The store lost (part of) a conversation it had acknowledged.
+                    // An open one is written back whole from memory, under a new
+                    // epoch; for an ended one there is nothing left to write, so
+                    // its changes are dropped. Nothing is delivered until the
+                    // rest of the batch is stored.
+                    tracing::error!(conversation = %id, "the store lost data of this conversation: writing it back");
+                    writes.retain(|change| change.conversation() != id);
+                    writes.extend(self.reseed_one(id));
                 }
                 Err(e) => {
                     if !self

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{Conversation, CustomerEntry, Hub, RouteSpec, Timer};
 use crate::{
-    domain::{ConversationState, CustomerKey},
+    domain::{ConversationId, ConversationState, CustomerKey},
     store::{Change, ConversationRecord, StoreError},
 };
 
@@ -26,14 +26,21 @@ impl Hub {
     /// rebuild them in an empty store, each under a new log epoch; their sessions
     /// are told to resync. Used when the store lost its data.
     pub(super) fn reseed(&mut self) -> Vec<Change> {
-        let mut changes = Vec::new();
-        let wall_now = OffsetDateTime::now_utc();
         let mut ids: Vec<_> = self.conversations.keys().copied().collect();
         ids.sort();
-        for id in &ids {
+        ids.into_iter().flat_map(|id| self.reseed_one(id)).collect()
+    }
+
+    /// One open conversation's whole state as changes, under a new log epoch,
+    /// and its sessions told to resync. Nothing for a conversation not open here.
+    pub(super) fn reseed_one(&mut self, id: ConversationId) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let wall_now = OffsetDateTime::now_utc();
+        {
+            let id = &id;
             let (Some(spec), Some(c)) = (self.router.spec(id), self.conversations.get_mut(id))
             else {
-                continue;
+                return changes;
             };
             c.epoch += 1;
             let age = time::Duration::try_from(c.started_at.elapsed()).unwrap_or_default();
@@ -58,9 +65,7 @@ impl Hub {
                 changes.push(Change::Assigned { id: *id, agent });
             }
         }
-        for id in ids {
-            self.resync_sessions(id, "store_reset");
-        }
+        self.resync_sessions(id, "store_reset");
         changes
     }
 

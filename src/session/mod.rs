@@ -393,6 +393,14 @@ async fn inbound(
                     frame: AgentFrame::Message { client_msg_id, .. },
                     ..
                 } => Some(SmolStr::new(client_msg_id)),
+                Command::FromCustomer {
+                    frame:
+                        CustomerFrame::Start {
+                            client_msg_id: Some(id),
+                            ..
+                        },
+                    ..
+                } => Some(SmolStr::new(id)),
                 _ => None,
             };
             return Err((
@@ -406,6 +414,12 @@ async fn inbound(
         Ok(command)
     });
     match command {
+        // While the store is down the hub is busy retrying: a typing indicator
+        // relayed seconds late is worse than none.
+        Ok(command) if hub.store_down() => {
+            drop(command);
+            Ok(())
+        }
         Ok(command) => hub
             .send(command)
             .await

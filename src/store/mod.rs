@@ -1,5 +1,5 @@
 //! Durable record of conversations, behind one trait with a backend per
-//! deployment: `memory` (one node, nothing to install) and, later, `redis`.
+//! deployment: `memory` (one node, nothing to install) and `redis`.
 //!
 //! The hub writes every change a client is about to hear of as a `Change`, in
 //! batches: one `commit` per burst of frames, before the frames are sent. A
@@ -31,6 +31,10 @@ pub enum StoreError {
     /// A change refers to a conversation the store does not have.
     #[error("store has no conversation {0}")]
     Missing(ConversationId),
+    /// A message's `seq` is past the end of the stored log: the store lost
+    /// messages of this conversation it had acknowledged.
+    #[error("the stored log of conversation {0} lost messages")]
+    Gap(ConversationId),
     /// The store lost its data since this node connected (a Redis restart without
     /// persistence, a failover to an empty replica): the batch was refused, and
     /// the caller must write back what it holds (see `Store::adopt_reset`).

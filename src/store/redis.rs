@@ -55,11 +55,22 @@ if ARGV[4] ~= '' and redis.call('GET', p .. 'matcher:lease') ~= ARGV[4] then
   return redis.error_reply('FENCED ' .. ARGV[4])
 end
 local opened = {}
+local lengths = {}
 for _, op in ipairs(ops) do
   if op.o == 'open' then
     opened[op.id] = true
   elseif not opened[op.id] and redis.call('EXISTS', p .. 'conv:' .. op.id) == 0 then
     return redis.error_reply('MISSING ' .. op.id)
+  end
+  if op.o == 'append' then
+    -- A message beyond the end of the stored log means the log lost messages
+    -- it had acknowledged: refuse, so the writer can write the log back whole.
+    local len = lengths[op.id] or redis.call('LLEN', p .. 'msgs:' .. op.id)
+    if op.seq - 1 > len then
+      return redis.error_reply('GAP ' .. op.id)
+    end
+    if op.seq - 1 == len then len = len + 1 end
+    lengths[op.id] = len
   end
 end
 for _, op in ipairs(ops) do
@@ -154,7 +165,12 @@ impl RedisStore {
         let connection =
             tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
                 .await
-                .map_err(|_| unavailable(format!("no answer from {url} within {timeout:?}")))?
+                .map_err(|_| {
+                    unavailable(format!(
+                        "no answer from {} within {timeout:?}",
+                        crate::config::redact_url(url)
+                    ))
+                })?
                 .map_err(unavailable)?;
         let store = Self {
             connection,
@@ -399,14 +415,16 @@ impl Store for RedisStore {
             Err(e) if e.code() == Some("FENCED") => Err(StoreError::Fenced),
             Err(e) if e.code() == Some("RESET") => Err(StoreError::Reset),
             Err(e) => {
-                // The script's `MISSING <id>` error reply: code `MISSING`, detail the id.
-                let missing = (e.code() == Some("MISSING"))
-                    .then(|| e.detail())
-                    .flatten()
-                    .and_then(|id| id.trim().parse().ok());
-                match missing {
-                    Some(id) => Err(StoreError::Missing(ConversationId(id))),
-                    None => Err(unavailable(e)),
+                // The script's `MISSING <id>` / `GAP <id>` replies: the code, then
+                // the conversation.
+                let id = e
+                    .detail()
+                    .and_then(|id| id.trim().parse().ok())
+                    .map(ConversationId);
+                match (e.code(), id) {
+                    (Some("MISSING"), Some(id)) => Err(StoreError::Missing(id)),
+                    (Some("GAP"), Some(id)) => Err(StoreError::Gap(id)),
+                    _ => Err(unavailable(e)),
                 }
             }
         }

@@ -218,3 +218,47 @@ async fn a_redis_that_lost_its_data_is_written_back_and_sessions_resync() {
     assert_eq!(record.agent.as_deref(), Some("ann"));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_log_that_lost_its_tail_is_written_back_whole() {
+    let redis = RedisServer::start();
+    let server = TestServer::start_with_store(roster(), redis_store(&redis, "tail:").await).await;
+    let (mut ann, mut customer, conversation) =
+        chatting(&server, "token-ann", "c", "trading").await;
+    for i in 1..=3 {
+        customer.send(say(&format!("c-{i}"), "hello")).await;
+        let _ = customer.expect("message").await;
+        let _ = ann.expect("message").await;
+    }
+    // Redis loses the last two messages it acknowledged (a failover to a
+    // lagging replica, a snapshot restored): the list is cut to one entry.
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("tail:msgs:{}", conversation.as_str().unwrap());
+    let _: () = redis::cmd("LTRIM")
+        .arg(&key)
+        .arg(0)
+        .arg(0)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+
+    // The next message finds the gap: the node writes the whole log back under a
+    // new epoch, and both sides resync.
+    customer.send(say("c-4", "are you there?")).await;
+    let echo = customer.expect("message").await;
+    assert_eq!(echo["seq"], 4);
+    assert_eq!(customer.expect("resync").await["reason"], "store_reset");
+    assert_eq!(ann.until("resync").await["epoch"], 1);
+    let id: switchboard::domain::ConversationId = serde_json::from_value(conversation).unwrap();
+    let record = redis_store(&redis, "tail:")
+        .await
+        .conversation(id)
+        .await
+        .unwrap()
+        .unwrap();
+    let seqs: Vec<u64> = record.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!(record.epoch, 1);
+    server.shutdown().await;
+}
