@@ -129,9 +129,18 @@ impl Drop for Node {
 
 fn config_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let path = dir.path().join("switchboard.toml");
-    std::fs::write(&path, ROSTER).unwrap();
+    let mut roster = ROSTER.to_string();
+    for i in 0..SURGE_AGENTS {
+        roster.push_str(&format!(
+            "\n[[agents]]\nid = \"ag{i}\"\nname = \"Agent {i}\"\ntoken = \"token-ag{i}\"\nskills = [\"earn\"]\nlanguages = [\"en\"]\ncapacity = 1\n"
+        ));
+    }
+    std::fs::write(&path, roster).unwrap();
     path
 }
+
+const SURGE_AGENTS: usize = 5;
+const SURGE_CUSTOMERS: usize = 100;
 
 async fn hello(addr: SocketAddr, path: &str, hello: Value) -> (Ws, Value) {
     let mut ws = Ws::connect(addr, path).await;
@@ -265,4 +274,120 @@ async fn a_paused_active_node_is_fenced_when_it_wakes() {
     .await;
     assert_eq!(welcome["conversation"]["state"], "queued");
     assert_eq!(customer.expect("queued").await["position"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_active_node_mid_surge_loses_no_one_and_keeps_the_order() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let mut a = Node::start(&redis, &config, "a");
+    a.wait_for("ok", Duration::from_secs(10)).await;
+    let b = Node::start(&redis, &config, "b");
+    let c = Node::start(&redis, &config, "c");
+    b.wait_for("standby", Duration::from_secs(10)).await;
+    c.wait_for("standby", Duration::from_secs(10)).await;
+
+    let mut agents = Vec::new();
+    for i in 0..SURGE_AGENTS {
+        let token = format!("token-ag{i}");
+        let (ws, _) = hello(
+            a.addr,
+            "/ws/agent",
+            json!({"type": "hello", "token": token}),
+        )
+        .await;
+        agents.push(ws);
+    }
+    // 100 customers arrive in order: 5 are served, 95 wait in a known order.
+    let mut held: Vec<Value> = Vec::new();
+    let mut waiting: Vec<(usize, Value, u64)> = Vec::new(); // (customer, conversation, position)
+    let mut customers = Vec::new();
+    for i in 0..SURGE_CUSTOMERS {
+        let visitor = format!("s{i}");
+        let (mut ws, _) = hello(
+            a.addr,
+            "/ws/customer",
+            json!({"type": "hello", "visitor_id": visitor}),
+        )
+        .await;
+        ws.send(json!({"type": "start", "topic": "earn", "language": "en"}))
+            .await;
+        let frame = ws.recv().await;
+        match frame["type"].as_str() {
+            Some("assigned") => {
+                ws.send(say("m-1", "acknowledged before the crash")).await;
+                assert_eq!(ws.expect("message").await["seq"], 1);
+                held.push(frame["conversation_id"].clone());
+            }
+            Some("queued") => waiting.push((
+                i,
+                frame["conversation_id"].clone(),
+                frame["position"].as_u64().unwrap(),
+            )),
+            _ => panic!("unexpected {frame}"),
+        }
+        customers.push(ws);
+    }
+    assert_eq!(held.len(), SURGE_AGENTS);
+    assert_eq!(waiting.len(), SURGE_CUSTOMERS - SURGE_AGENTS);
+
+    a.signal("-KILL");
+    let _ = a.child.wait();
+    drop((agents, customers));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let survivor = loop {
+        if b.health().await.0 == 200 {
+            break &b;
+        }
+        if c.health().await.0 == 200 {
+            break &c;
+        }
+        assert!(Instant::now() < deadline, "no node took over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Every agent still holds exactly its chat, with the acknowledged message once.
+    let mut holders = std::collections::HashMap::new();
+    for i in 0..SURGE_AGENTS {
+        let token = format!("token-ag{i}");
+        let (mut ws, welcome) = hello(
+            survivor.addr,
+            "/ws/agent",
+            json!({"type": "hello", "token": token}),
+        )
+        .await;
+        let chats = welcome["conversations"].as_array().unwrap().clone();
+        assert_eq!(chats.len(), 1, "agent {i}: {welcome}");
+        assert_eq!(chats[0]["last_seq"], 1);
+        assert_eq!(ws.expect("message").await["client_msg_id"], "m-1");
+        ws.expect_silence(Duration::from_millis(50)).await;
+        assert!(
+            holders.insert(chats[0]["id"].clone(), i).is_none(),
+            "assigned twice"
+        );
+    }
+    for conversation in &held {
+        assert!(
+            holders.contains_key(conversation),
+            "{conversation} lost its agent"
+        );
+    }
+    // Every waiting customer is still waiting, at the place it had.
+    for (i, conversation, position) in &waiting {
+        let (mut ws, welcome) = hello(
+            survivor.addr,
+            "/ws/customer",
+            json!({"type": "hello", "visitor_id": format!("s{i}"),
+                "resume": {"conversation_id": conversation, "last_seq": 0}}),
+        )
+        .await;
+        assert_eq!(welcome["conversation"]["id"], *conversation);
+        assert_eq!(welcome["conversation"]["state"], "queued");
+        assert_eq!(
+            ws.expect("queued").await["position"],
+            *position,
+            "customer {i}"
+        );
+    }
 }
