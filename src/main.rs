@@ -115,36 +115,17 @@ fn serve(
             topics = config.routing.topics.len(),
             "1/4 configuration loaded"
         );
-        let redis = match &config.redis_url {
-            Some(url) => Some(
-                switchboard::store::RedisStore::connect(url, &config.redis)
-                    .await
-                    .context("opening the store")?,
-            ),
-            None => None,
-        };
-        tracing::info!(
-            store = if redis.is_some() { "redis" } else { "memory" },
-            "2/4 store ready"
-        );
+        let backend = switchboard::server::Backend::open(&config)
+            .await
+            .context("opening the store")?;
+        tracing::info!(store = backend.name(), "2/4 store ready");
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let bound = listener.local_addr().context("reading the bound address")?;
         tracing::info!("3/4 listening on {bound}");
-        match redis {
-            Some(store) => {
-                tracing::info!("4/4 serving: active while holding the matcher lease, else standby");
-                switchboard::server::run_cluster(listener, config, store, shutdown_signal())
-                    .await?;
-            }
-            None => {
-                tracing::info!("4/4 serving");
-                let store = std::sync::Arc::new(switchboard::store::MemoryStore::default());
-                switchboard::server::run_with_store(listener, config, store, shutdown_signal())
-                    .await?;
-            }
-        }
+        tracing::info!("4/4 serving");
+        switchboard::server::run(listener, config, backend, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })

@@ -65,20 +65,50 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The store a node runs on, opened before it listens (an unreachable Redis
+/// stops start-up).
+#[derive(Debug)]
+pub enum Backend {
+    /// The embedded memory store: one node.
+    Memory,
+    /// Redis: active/standby nodes sharing it.
+    Redis(RedisStore),
+}
+
+impl Backend {
+    /// The backend the configuration asks for: Redis with `redis_url` (which must
+    /// answer now), else memory.
+    pub async fn open(config: &Config) -> Result<Self, StoreError> {
+        Ok(match &config.redis_url {
+            Some(url) => Self::Redis(RedisStore::connect(url, &config.redis).await?),
+            None => Self::Memory,
+        })
+    }
+
+    /// Its name in logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Redis(_) => "redis",
+        }
+    }
+}
+
 /// Serve on `listener` until `shutdown` resolves: then stop accepting, close
 /// every session with 1012 so clients reconnect elsewhere, let the hub commit its
-/// last changes, and return.
+/// last changes, and return. On Redis the node is active while it holds the
+/// matcher lease, standby otherwise.
 pub async fn run(
     listener: TcpListener,
     config: Config,
+    backend: Backend,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    match &config.redis_url {
-        Some(url) => {
-            let store = RedisStore::connect(url, &config.redis).await?;
-            run_cluster(listener, config, store, shutdown).await
+    match backend {
+        Backend::Redis(store) => run_cluster(listener, config, store, shutdown).await,
+        Backend::Memory => {
+            run_with_store(listener, config, Arc::new(MemoryStore::default()), shutdown).await
         }
-        None => run_with_store(listener, config, Arc::new(MemoryStore::default()), shutdown).await,
     }
 }
 
