@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// `hello.resume` of a customer, or one entry of an agent's `hello.resume`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resume {
     /// The conversation the session was in.
     pub conversation_id: ConversationId,
@@ -27,8 +27,9 @@ pub struct Resume {
     pub epoch: Option<u32>,
 }
 
-/// A frame from the customer widget.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// A frame from the customer widget. (Serialize: followers forward validated
+/// frames to the matcher node.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CustomerFrame {
     /// First frame: who the customer is.
@@ -100,7 +101,7 @@ impl AgentStatus {
 }
 
 /// A frame from the agent console.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentFrame {
     /// First frame: the agent's token.

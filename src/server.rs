@@ -192,7 +192,8 @@ async fn serve_node(
         }
         _ => {
             let stop = token.child_token();
-            let handle = Hub::spawn(config.clone(), store, metrics, stop.clone(), &tasks).await?;
+            let handle =
+                Hub::spawn(config.clone(), store, metrics, stop.clone(), &tasks, None).await?;
             state.hubs.set(Some(ActiveHub { handle, stop }));
         }
     }
@@ -226,8 +227,8 @@ async fn heartbeat(state: Arc<AppState>) {
             _ = beat.tick() => {}
             () = state.shutdown.cancelled() => break,
         }
-        if state.hubs.get().is_none() {
-            // Standby: no agents here to show.
+        if !state.hubs.get().is_some_and(|h| h.handle.is_local()) {
+            // No hub here (standby, follower): the matcher publishes the agents.
             continue;
         }
         match crate::http::local_snapshot(&state).await {

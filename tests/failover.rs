@@ -1,6 +1,6 @@
-//! Active and standby nodes (the real binary) on one real `redis-server`: kill -9
-//! or SIGSTOP the active node, and the standby takes over within the lease,
-//! rebuilds from Redis, and the clients resume on it. A stale node never commits.
+//! Nodes (the real binary) on one real `redis-server`: clients on any node; kill
+//! -9 or SIGSTOP the matcher, and a follower takes over within the lease,
+//! rebuilds from Redis, and the clients resume. A stale matcher never commits.
 
 #![allow(clippy::unwrap_used)]
 
@@ -104,16 +104,17 @@ impl Node {
         (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 
-    async fn wait_for(&self, status: &str, within: Duration) {
+    /// Wait until `/healthz` reports this role: `matcher`, `follower`, `standby`.
+    async fn wait_for(&self, role: &str, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
             let (_, health) = self.health().await;
-            if health["status"] == status {
+            if health["role"] == role {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "node never became {status}: {health}"
+                "node never became {role}: {health}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -150,19 +151,15 @@ async fn hello(addr: SocketAddr, path: &str, hello: Value) -> (Ws, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_standby_takes_over_when_the_active_node_is_killed() {
+async fn a_follower_takes_over_when_the_matcher_is_killed() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
     let mut a = Node::start(&redis, &config, "a");
-    a.wait_for("ok", Duration::from_secs(10)).await;
+    a.wait_for("matcher", Duration::from_secs(10)).await;
     let b = Node::start(&redis, &config, "b");
-    b.wait_for("standby", Duration::from_secs(10)).await;
-    assert_eq!(
-        b.health().await.0,
-        503,
-        "a standby is out of the load balancer"
-    );
+    b.wait_for("follower", Duration::from_secs(10)).await;
+    assert_eq!(b.health().await.0, 200, "a follower serves clients too");
 
     let (mut ann, _) = hello(
         a.addr,
@@ -187,7 +184,7 @@ async fn the_standby_takes_over_when_the_active_node_is_killed() {
     let killed = Instant::now();
     a.signal("-KILL");
     let _ = a.child.wait();
-    b.wait_for("ok", Duration::from_secs(10)).await;
+    b.wait_for("matcher", Duration::from_secs(10)).await;
     eprintln!("standby serving {:?} after kill -9", killed.elapsed());
 
     // Both sides reconnect to the survivor and resume where they were.
@@ -218,14 +215,14 @@ async fn the_standby_takes_over_when_the_active_node_is_killed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paused_active_node_is_fenced_when_it_wakes() {
+async fn a_paused_matcher_is_fenced_when_it_wakes() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
     let a = Node::start(&redis, &config, "a");
-    a.wait_for("ok", Duration::from_secs(10)).await;
+    a.wait_for("matcher", Duration::from_secs(10)).await;
     let b = Node::start(&redis, &config, "b");
-    b.wait_for("standby", Duration::from_secs(10)).await;
+    b.wait_for("follower", Duration::from_secs(10)).await;
 
     let (mut customer, _) = hello(
         a.addr,
@@ -242,17 +239,17 @@ async fn a_paused_active_node_is_fenced_when_it_wakes() {
     // The active node freezes (GC pause, SIGSTOP) past its lease; the standby
     // takes over. A message reaches the frozen node's socket meanwhile.
     a.signal("-STOP");
-    b.wait_for("ok", Duration::from_secs(10)).await;
+    b.wait_for("matcher", Duration::from_secs(10)).await;
     customer
         .send(say("c-stale", "sent to the frozen node"))
         .await;
     a.signal("-CONT");
 
     // Waking, the stale node may read the message, but cannot commit it: no echo,
-    // its sessions close with 1012, and it goes back to standby.
+    // its sessions close with 1012, and it follows the new matcher.
     let (code, _) = customer.expect_close().await;
     assert_eq!(code, 1012);
-    a.wait_for("standby", Duration::from_secs(10)).await;
+    a.wait_for("follower", Duration::from_secs(10)).await;
 
     let id: switchboard::domain::ConversationId = serde_json::from_value(conversation).unwrap();
     let store = redis_store(&redis, "failover:").await;
@@ -277,16 +274,16 @@ async fn a_paused_active_node_is_fenced_when_it_wakes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_the_active_node_mid_surge_loses_no_one_and_keeps_the_order() {
+async fn killing_the_matcher_mid_surge_loses_no_one_and_keeps_the_order() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
     let mut a = Node::start(&redis, &config, "a");
-    a.wait_for("ok", Duration::from_secs(10)).await;
+    a.wait_for("matcher", Duration::from_secs(10)).await;
     let b = Node::start(&redis, &config, "b");
     let c = Node::start(&redis, &config, "c");
-    b.wait_for("standby", Duration::from_secs(10)).await;
-    c.wait_for("standby", Duration::from_secs(10)).await;
+    b.wait_for("follower", Duration::from_secs(10)).await;
+    c.wait_for("follower", Duration::from_secs(10)).await;
 
     let mut agents = Vec::new();
     for i in 0..SURGE_AGENTS {
@@ -337,10 +334,10 @@ async fn killing_the_active_node_mid_surge_loses_no_one_and_keeps_the_order() {
     drop((agents, customers));
     let deadline = Instant::now() + Duration::from_secs(10);
     let survivor = loop {
-        if b.health().await.0 == 200 {
+        if b.health().await.1["role"] == "matcher" {
             break &b;
         }
-        if c.health().await.0 == 200 {
+        if c.health().await.1["role"] == "matcher" {
             break &c;
         }
         assert!(Instant::now() < deadline, "no node took over");
@@ -390,4 +387,140 @@ async fn killing_the_active_node_mid_surge_loses_no_one_and_keeps_the_order() {
             "customer {i}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_on_different_nodes_share_chats_and_conversations() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let a = Node::start(&redis, &config, "a");
+    a.wait_for("matcher", Duration::from_secs(10)).await;
+    let b = Node::start(&redis, &config, "b");
+    b.wait_for("follower", Duration::from_secs(10)).await;
+
+    // The agent on the matcher, the customer on the follower.
+    let (mut ann, _) = hello(
+        a.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann"}),
+    )
+    .await;
+    let (mut tab_b, welcome) = hello(
+        b.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "x"}),
+    )
+    .await;
+    assert!(welcome["conversation"].is_null());
+    tab_b
+        .send(start("trading", Some("hello from node b")))
+        .await;
+    let first = tab_b.expect("message").await;
+    let conversation = first["conversation_id"].clone();
+    assert_eq!(tab_b.expect("assigned").await["agent"]["id"], "ann");
+    let assigned = ann.expect("assigned").await;
+    assert_eq!(assigned["transcript"][0]["text"], "hello from node b");
+
+    // A second tab of the same customer on the other node shares it.
+    let (mut tab_a, welcome) = hello(
+        a.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "x"}),
+    )
+    .await;
+    assert_eq!(welcome["conversation"]["id"], conversation);
+    assert_eq!(tab_a.expect("message").await["seq"], 1);
+    // A second start on the other node joins, never opens another conversation.
+    tab_a.send(start("trading", None)).await;
+    assert_eq!(
+        tab_a.expect("assigned").await["conversation_id"],
+        conversation
+    );
+
+    ann.send(reply(&conversation, "a-1", "hi, both tabs")).await;
+    assert_eq!(ann.expect("message").await["seq"], 2);
+    for tab in [&mut tab_a, &mut tab_b] {
+        let m = tab.expect("message").await;
+        assert_eq!(
+            (m["seq"].clone(), m["text"].clone()),
+            (json!(2), json!("hi, both tabs"))
+        );
+    }
+    tab_b.send(say("c-1", "thanks")).await;
+    for ws in [&mut tab_b, &mut tab_a, &mut ann] {
+        assert_eq!(ws.expect("message").await["client_msg_id"], "c-1");
+    }
+    // Typing crosses nodes too, and is never stored.
+    ann.send(json!({"type": "typing", "conversation_id": conversation, "on": true}))
+        .await;
+    assert_eq!(tab_b.expect("typing").await["on"], true);
+    ann.send(json!({"type": "resolve", "conversation_id": conversation}))
+        .await;
+    assert_eq!(tab_b.until("ended").await["reason"], "resolved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_customers_node_then_the_agents_node_both_resume() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let mut a = Node::start(&redis, &config, "a");
+    a.wait_for("matcher", Duration::from_secs(10)).await;
+    let mut b = Node::start(&redis, &config, "b");
+    let c = Node::start(&redis, &config, "c");
+    b.wait_for("follower", Duration::from_secs(10)).await;
+    c.wait_for("follower", Duration::from_secs(10)).await;
+
+    let (mut ann, _) = hello(
+        a.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann"}),
+    )
+    .await;
+    let (mut customer, _) = hello(
+        b.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "k"}),
+    )
+    .await;
+    customer.send(start("trading", Some("one"))).await;
+    let conversation = customer.expect("message").await["conversation_id"].clone();
+    let _ = customer.expect("assigned").await;
+    let _ = ann.expect("assigned").await;
+
+    // The customer's node dies; the agent keeps writing; the customer comes back
+    // on another node and gets what it missed.
+    b.signal("-KILL");
+    let _ = b.child.wait();
+    ann.send(reply(&conversation, "a-1", "two")).await;
+    assert_eq!(ann.expect("message").await["seq"], 2);
+    let (mut customer, _) = hello(
+        c.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "k", "resume": {"conversation_id": conversation, "last_seq": 1}}),
+    )
+    .await;
+    assert_eq!(customer.expect("message").await["text"], "two");
+
+    // Now the agent's node (the matcher) dies; the survivor takes over.
+    a.signal("-KILL");
+    let _ = a.child.wait();
+    c.wait_for("matcher", Duration::from_secs(10)).await;
+    let (mut ann, welcome) = hello(
+        c.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann", "resume": [{"conversation_id": conversation, "last_seq": 2}]}),
+    )
+    .await;
+    assert_eq!(welcome["conversations"][0]["id"], conversation);
+    let (mut customer, _) = hello(
+        c.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "k", "resume": {"conversation_id": conversation, "last_seq": 2}}),
+    )
+    .await;
+    customer.send(say("c-3", "three")).await;
+    assert_eq!(customer.expect("message").await["seq"], 3);
+    assert_eq!(ann.expect("message").await["seq"], 3);
 }

@@ -130,6 +130,16 @@ impl MatcherLease {
         Ok(renewed == 1)
     }
 
+    /// Who holds the lease now (`<node>:<token>`), if anyone.
+    pub async fn holder(&self) -> Result<Option<String>, StoreError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("GET")
+            .arg(&self.lease_key)
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
     /// Give the lease up (on shutdown), so another node takes over at once.
     pub async fn release(&self, fence: &Fence) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();

@@ -3,5 +3,6 @@
 //! from a node whose lease has passed to another, so a stale matcher (paused,
 //! partitioned) can never commit an assignment.
 
+pub mod bus;
 pub mod lease;
 pub mod node;

@@ -1,7 +1,8 @@
-//! Active and standby nodes on one Redis. The node holding the matcher lease
-//! runs the hub (rebuilt from Redis when it takes over); the others wait on
-//! standby (`/healthz` 503, WebSocket upgrades refused) and take the lease when
-//! it expires or is released. Sessions reconnect to the active node and resume.
+//! Nodes on one Redis. The node holding the matcher lease runs the hub (rebuilt
+//! from Redis when it takes over); the others follow it, holding sessions whose
+//! commands and frames travel over the cluster bus, and take the lease when it
+//! expires or is released. When the matcher changes, followers close their
+//! sessions (1012) so clients reconnect and resume against the new state.
 //!
 //! Each term of office gets its own fenced store handle, so a hub that lost the
 //! lease (paused, partitioned) can never commit, not even under a later term.
@@ -11,18 +12,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio_util::task::TaskTracker;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::lease::{Fence, MatcherLease};
+use super::{
+    bus::{Follower, RemoteOutbox, run_inbox},
+    lease::{Fence, MatcherLease},
+};
 use crate::{
-    hub::{ActiveHub, Hub},
+    hub::{ActiveHub, Hub, HubHandle},
     metrics::Metrics,
     server::AppState,
     store::{RedisStore, Store},
 };
 
-/// Take the lease when free, serve while holding it, step down when it is lost;
-/// until the node shuts down.
+/// Take the lease when free and serve while holding it; otherwise follow the
+/// node that holds it (sessions here are served by its hub over the bus), and
+/// start over with a new matcher when the lease changes hands; until the node
+/// shuts down.
 pub async fn supervise(
     state: Arc<AppState>,
     store: RedisStore,
@@ -31,43 +37,74 @@ pub async fn supervise(
     metrics: Arc<Metrics>,
     tasks: TaskTracker,
 ) {
+    let url = state.config.redis_url.clone().unwrap_or_default();
+    let prefix = state.config.redis.prefix.clone();
     let every = lease_ttl / 3;
-    let mut standby_logged = false;
+    // The matcher followed (its lease value) and the token ending that.
+    let mut following: Option<(String, CancellationToken)> = None;
     while !state.shutdown.is_cancelled() {
-        let fence = match lease.try_acquire().await {
-            Ok(Some(fence)) => fence,
-            Ok(None) => {
-                if !standby_logged {
-                    tracing::info!(node = %state.node_id, "standby: another node holds the matcher lease");
-                    standby_logged = true;
+        if following
+            .as_ref()
+            .is_some_and(|(_, stop)| stop.is_cancelled())
+        {
+            following = None;
+        }
+        match lease.try_acquire().await {
+            Ok(Some(fence)) => {
+                if let Some((_, stop)) = following.take() {
+                    stop.cancel();
                 }
-                pause(&state, every).await;
-                continue;
+                tracing::info!(node = %state.node_id, token = fence.token, "took the matcher lease: serving");
+                serve_term(
+                    &state, &store, &lease, &fence, lease_ttl, &metrics, &tasks, &url,
+                )
+                .await;
+                // Give the lease up if it is still ours, so another node takes over
+                // now rather than at its expiry.
+                if let Err(e) = lease.release(&fence).await {
+                    tracing::warn!(error = %e, "lease not released; it expires by itself");
+                }
+                if !state.shutdown.is_cancelled() {
+                    tracing::warn!(node = %state.node_id, "stepped down");
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot reach the matcher lease");
-                pause(&state, every).await;
-                continue;
+            Ok(None) => {
+                let holder = lease.holder().await.ok().flatten();
+                let same = matches!((&following, &holder), (Some((followed, _)), Some(h)) if followed == h);
+                if let (false, Some(holder)) = (same, holder) {
+                    // A new matcher: sessions following the old one close (1012)
+                    // and reconnect, so they resume against the new one's state.
+                    if let Some((_, stop)) = following.take() {
+                        stop.cancel();
+                    }
+                    match Follower::connect(&url, &prefix, &state.node_id).await {
+                        Ok(follower) => {
+                            let stop = state.shutdown.child_token();
+                            tasks.spawn(follower.clone().run(url.clone(), stop.clone()));
+                            state.hubs.set(Some(ActiveHub {
+                                handle: HubHandle::remote(follower),
+                                stop: stop.clone(),
+                            }));
+                            tracing::info!(node = %state.node_id, matcher = %holder, "following the matcher");
+                            following = Some((holder, stop));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot follow the matcher"),
+                    }
+                }
             }
-        };
-        standby_logged = false;
-        tracing::info!(node = %state.node_id, token = fence.token, "took the matcher lease: serving");
-        serve_term(&state, &store, &lease, &fence, lease_ttl, &metrics, &tasks).await;
-        // Give the lease up if it is still ours, so another node takes over now
-        // rather than at its expiry.
-        if let Err(e) = lease.release(&fence).await {
-            tracing::warn!(error = %e, "lease not released; it expires by itself");
+            Err(e) => tracing::warn!(error = %e, "cannot reach the matcher lease"),
         }
-        if !state.shutdown.is_cancelled() {
-            tracing::warn!(node = %state.node_id, "stepped down: standby");
-            pause(&state, every).await;
-        }
+        pause(&state, every).await;
+    }
+    if let Some((_, stop)) = following {
+        stop.cancel();
     }
 }
 
 /// One term as matcher: start the hub on a store fenced by this lease, renew
 /// the lease every third of its TTL, and stop the hub when the lease is lost,
 /// the hub is fenced, or the node shuts down.
+#[allow(clippy::too_many_arguments)] // one term's whole context; called once
 async fn serve_term(
     state: &Arc<AppState>,
     store: &RedisStore,
@@ -76,8 +113,17 @@ async fn serve_term(
     lease_ttl: Duration,
     metrics: &Arc<Metrics>,
     tasks: &TaskTracker,
+    url: &str,
 ) {
     let stop = state.shutdown.child_token();
+    let prefix = &state.config.redis.prefix;
+    let outbox = match RemoteOutbox::connect(url, prefix).await {
+        Ok(outbox) => outbox,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot publish to followers");
+            return;
+        }
+    };
     let term_store: Arc<dyn Store> = Arc::new(store.fenced(&fence.holder));
     match Hub::spawn(
         state.config.clone(),
@@ -85,13 +131,23 @@ async fn serve_term(
         metrics.clone(),
         stop.clone(),
         tasks,
+        Some(outbox.clone()),
     )
     .await
     {
-        Ok(handle) => state.hubs.set(Some(ActiveHub {
-            handle,
-            stop: stop.clone(),
-        })),
+        Ok(handle) => {
+            tasks.spawn(run_inbox(
+                url.to_string(),
+                prefix.clone(),
+                handle.clone(),
+                outbox,
+                stop.clone(),
+            ));
+            state.hubs.set(Some(ActiveHub {
+                handle,
+                stop: stop.clone(),
+            }));
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot start the hub");
             stop.cancel();

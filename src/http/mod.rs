@@ -33,10 +33,16 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// active one).
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let hub = state.hubs.get();
+    let role = match &hub {
+        None => "standby",
+        Some(h) if !h.handle.is_local() => "follower",
+        Some(_) if state.config.redis_url.is_some() => "matcher",
+        Some(_) => "single",
+    };
     // Ask the store's state first: while it is down the hub is busy retrying
-    // and would not answer anyway.
+    // and would not answer anyway. A follower serves through the matcher's hub.
     let store_ok = hub.as_ref().is_some_and(|h| !h.handle.store_down());
-    let hub_ok = store_ok && refresh_gauges(&state).await;
+    let hub_ok = store_ok && (role == "follower" || refresh_gauges(&state).await);
     let status = if hub_ok {
         StatusCode::OK
     } else {
@@ -48,6 +54,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "status": if hub.is_none() { "standby" } else if hub_ok { "ok" } else { "degraded" },
             "hub": if hub.is_none() { "none (standby)" } else if !store_ok { "waiting for the store" } else if hub_ok { "ok" } else { "unresponsive" },
             "node": state.node_id,
+            "role": role,
             "store": state.store.backend(),
             "store_status": if hub.is_some() && !store_ok { "unavailable" } else { "ok" },
             "shutting_down": state.shutdown.is_cancelled(),
@@ -57,7 +64,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 
 /// Ask the hub to set the scrape-time gauges; false if it did not answer in time.
 async fn refresh_gauges(state: &AppState) -> bool {
-    let Some(hub) = state.hubs.get() else {
+    let Some(hub) = state.hubs.get().filter(|h| h.handle.is_local()) else {
         return false;
     };
     let (done, answered) = oneshot::channel();

@@ -40,12 +40,16 @@ pub(super) fn agent_of(headers: &HeaderMap, state: &AppState) -> Result<String, 
 pub(crate) async fn local_snapshot(state: &AppState) -> Result<NodePresence, ApiError> {
     let (reply, answer) = oneshot::channel();
     let unavailable = || ApiError::new(ErrorCode::Unavailable, "the hub did not answer");
-    let hub = state.hubs.get().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::Unavailable,
-            "this node is on standby: ask the active node",
-        )
-    })?;
+    let hub = state
+        .hubs
+        .get()
+        .filter(|h| h.handle.is_local())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "this node runs no hub of its own: ask the matcher node",
+            )
+        })?;
     hub.handle
         .send(Command::Presence { reply })
         .await
@@ -67,14 +71,18 @@ pub(super) async fn presence(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     agent_of(&headers, &state)?;
-    let local = local_snapshot(&state).await?;
     let mut nodes = state
         .presence
         .nodes()
         .await
         .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
-    nodes.retain(|n| n.node != local.node);
-    nodes.push(local);
+    // This node's own entry, fresh, if it runs a hub; a follower shows the
+    // matcher's published one.
+    if state.hubs.get().is_some_and(|h| h.handle.is_local()) {
+        let local = local_snapshot(&state).await?;
+        nodes.retain(|n| n.node != local.node);
+        nodes.push(local);
+    }
     nodes.sort_by(|a, b| a.node.cmp(&b.node));
     let online: usize = nodes
         .iter()

@@ -26,7 +26,7 @@ impl Hub {
         resume: Vec<Resume>,
         now: Instant,
     ) {
-        let session = link.id;
+        let session = link.id();
         let Some(entry) = self.agents.get_mut(&agent) else {
             return;
         };

@@ -34,7 +34,7 @@ impl Hub {
         resume: Option<Resume>,
         now: Instant,
     ) {
-        let session = link.id;
+        let session = link.id();
         let key = profile.key.clone();
         self.sessions.insert(
             session,

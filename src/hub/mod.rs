@@ -115,36 +115,76 @@ pub enum StartError {
 #[error("the hub has stopped")]
 pub struct HubGone;
 
-/// How connections reach the hub. Cheap to clone.
+/// How connections reach the hub: the one on this node, or the matcher node's
+/// over the cluster bus (on a follower). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HubHandle {
-    tx: mpsc::Sender<Command>,
-    store_down: Arc<AtomicBool>,
+    route: Route,
+}
+
+#[derive(Debug, Clone)]
+enum Route {
+    Local {
+        tx: mpsc::Sender<Command>,
+        store_down: Arc<AtomicBool>,
+    },
+    Remote(Arc<crate::cluster::bus::Follower>),
 }
 
 impl HubHandle {
+    /// A handle that forwards to the matcher node.
+    pub fn remote(follower: Arc<crate::cluster::bus::Follower>) -> Self {
+        Self {
+            route: Route::Remote(follower),
+        }
+    }
+
+    /// Is the hub on this node (so node-local questions, like presence, can be
+    /// asked of it)?
+    pub fn is_local(&self) -> bool {
+        matches!(self.route, Route::Local { .. })
+    }
+
     /// Is the store failing to take writes right now? Sessions then refuse frames
     /// that need a durable write with `unavailable` instead of queueing them
-    /// behind a hub that is retrying its last batch.
+    /// behind a hub that is retrying its last batch. (A follower cannot tell; the
+    /// matcher holds such frames unacknowledged.)
     pub fn store_down(&self) -> bool {
-        self.store_down.load(Ordering::Relaxed)
+        match &self.route {
+            Route::Local { store_down, .. } => store_down.load(Ordering::Relaxed),
+            Route::Remote(_) => false,
+        }
     }
 
     /// Send a command, waiting for room (the channel is bounded: a hub under
     /// pressure slows its senders down instead of growing without bound).
     pub async fn send(&self, command: Command) -> Result<(), HubGone> {
-        self.tx.send(command).await.map_err(|_| HubGone)
+        match &self.route {
+            Route::Local { tx, .. } => tx.send(command).await.map_err(|_| HubGone),
+            Route::Remote(follower) => follower.forward(command).await.map_err(|e| {
+                tracing::warn!(error = %e, "cannot reach the matcher");
+                HubGone
+            }),
+        }
     }
 
     /// Send from a context that cannot wait (a `Drop`): try now, else hand the
     /// send to a short task that ends when the hub takes it or stops.
     pub fn send_later(&self, command: Command) {
-        match self.tx.try_send(command) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(command)) => {
-                let tx = self.tx.clone();
+        match &self.route {
+            Route::Local { tx, .. } => match tx.try_send(command) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(command)) => {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let _ = tx.send(command).await;
+                    });
+                }
+            },
+            Route::Remote(follower) => {
+                let follower = follower.clone();
                 tokio::spawn(async move {
-                    let _ = tx.send(command).await;
+                    let _ = follower.forward(command).await;
                 });
             }
         }
@@ -244,6 +284,8 @@ pub struct Hub {
     rates: HashMap<SmolStr, AssignmentRate>,
     /// Set while the store refuses writes; shared with every `HubHandle`.
     store_down: Arc<AtomicBool>,
+    /// Frames for sessions on follower nodes, published after each commit.
+    remote: Option<Arc<crate::cluster::bus::RemoteOutbox>>,
     /// Languages some agent speaks, plus the default and fallback ones.
     known_languages: HashSet<SmolStr>,
     timers: DelayQueue<Timer>,
@@ -263,6 +305,7 @@ impl Hub {
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
         tracker: &TaskTracker,
+        remote: Option<Arc<crate::cluster::bus::RemoteOutbox>>,
     ) -> Result<HubHandle, StartError> {
         let mut hub = Self::new(config, store, metrics)?;
         let restored = hub.restore(Instant::now()).await?;
@@ -274,8 +317,11 @@ impl Hub {
         }
         let (tx, rx) = mpsc::channel(CHANNEL);
         let store_down = hub.store_down.clone();
+        hub.remote = remote;
         tracker.spawn(hub.run(rx, shutdown));
-        Ok(HubHandle { tx, store_down })
+        Ok(HubHandle {
+            route: Route::Local { tx, store_down },
+        })
     }
 
     fn new(
@@ -317,6 +363,7 @@ impl Hub {
         known_languages.insert(SmolStr::new(&config.routing.default_language));
         Ok(Self {
             store_down: Arc::new(AtomicBool::new(false)),
+            remote: None,
             known_languages,
             urgent_keywords: config
                 .routing
@@ -433,6 +480,9 @@ impl Hub {
                 if entry.link.deliver(frames) == Delivery::Killed {
                     killed.push(session);
                 }
+            }
+            if let Some(remote) = &self.remote {
+                remote.flush().await;
             }
             if killed.is_empty() {
                 return;

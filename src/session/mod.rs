@@ -21,7 +21,7 @@ use crate::{
     protocol::{self, AgentFrame, CustomerFrame, error_frame},
     server::AppState,
 };
-use link::SessionLink;
+use link::{LocalLink, SessionLink};
 
 /// Which endpoint the connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,11 +131,11 @@ async fn hello(
         }
         let (outbound_tx, outbound_rx) = mpsc::channel(app.config.limits.outbound_queue);
         let kill = CancellationToken::new();
-        let link = SessionLink {
+        let link = SessionLink::Local(LocalLink {
             id: session,
             outbound: outbound_tx,
             kill: kill.clone(),
-        };
+        });
         let command = match authenticate(app, side, &text, link) {
             Ok(command) => command,
             Err((error, reference)) => {
