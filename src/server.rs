@@ -227,8 +227,12 @@ async fn heartbeat(state: Arc<AppState>) {
             _ = beat.tick() => {}
             () = state.shutdown.cancelled() => break,
         }
-        if !state.hubs.get().is_some_and(|h| h.handle.is_local()) {
-            // No hub here (standby, follower): the matcher publishes the agents.
+        let Some(hub) = state.hubs.get() else {
+            continue; // standby: nothing to show
+        };
+        if !hub.handle.is_local() {
+            // A follower: alive, holding sessions; the matcher shows the agents.
+            publish_follower(&state, every * 3).await;
             continue;
         }
         match crate::http::local_snapshot(&state).await {
@@ -239,9 +243,35 @@ async fn heartbeat(state: Arc<AppState>) {
             }
             Err(e) => tracing::warn!(error = %e, "no presence snapshot"),
         }
+        // The matcher forgets sessions held by followers that stopped beating
+        // (killed): their customers' and agents' grace periods start.
+        if state.config.redis_url.is_some()
+            && let Ok(nodes) = state.presence.nodes().await
+        {
+            let mut live: std::collections::HashSet<String> =
+                nodes.into_iter().map(|n| n.node).collect();
+            live.insert(state.node_id.clone());
+            let _ = hub
+                .handle
+                .send(crate::hub::Command::LiveNodes { nodes: live })
+                .await;
+        }
     }
     if let Err(e) = state.presence.withdraw(&state.node_id).await {
         tracing::warn!(error = %e, "presence not withdrawn; it expires by itself");
+    }
+}
+
+/// A follower's heartbeat: alive, no hub of its own.
+pub(crate) async fn publish_follower(state: &AppState, ttl: Duration) {
+    let snapshot = crate::presence::NodePresence {
+        node: state.node_id.clone(),
+        agents: Vec::new(),
+        queued: 0,
+        at: time::OffsetDateTime::now_utc(),
+    };
+    if let Err(e) = state.presence.publish(&snapshot, ttl).await {
+        tracing::warn!(error = %e, "presence heartbeat failed");
     }
 }
 

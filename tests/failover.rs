@@ -37,7 +37,17 @@ struct Node {
 
 impl Node {
     fn start(redis: &redis_server::RedisServer, config: &std::path::Path, id: &str) -> Self {
+        Self::start_with(redis, config, id, &[])
+    }
+
+    fn start_with(
+        redis: &redis_server::RedisServer,
+        config: &std::path::Path,
+        id: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .envs(env.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .args(["--redis-url", &redis.url])
@@ -523,4 +533,52 @@ async fn killing_the_customers_node_then_the_agents_node_both_resume() {
     customer.send(say("c-3", "three")).await;
     assert_eq!(customer.expect("message").await["seq"], 3);
     assert_eq!(ann.expect("message").await["seq"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_followers_customers_run_out_their_grace() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let fast = [
+        ("SWITCHBOARD_TIMEOUTS__HEARTBEAT_SECS", "1"),
+        ("SWITCHBOARD_TIMEOUTS__CUSTOMER_GRACE_SECS", "1"),
+    ];
+    let a = Node::start_with(&redis, &config, "a", &fast);
+    a.wait_for("matcher", Duration::from_secs(10)).await;
+    let mut b = Node::start_with(&redis, &config, "b", &fast);
+    b.wait_for("follower", Duration::from_secs(10)).await;
+    let (mut ann, _) = hello(
+        a.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann"}),
+    )
+    .await;
+    let (mut customer, _) = hello(
+        b.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "gone"}),
+    )
+    .await;
+    customer.send(start("trading", None)).await;
+    let conversation = ann.expect("assigned").await["conversation_id"].clone();
+
+    // The follower dies without a word; its key expires (3 beats), the matcher
+    // drops its sessions, and the customer's grace runs out.
+    b.signal("-KILL");
+    let _ = b.child.wait();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let ended = loop {
+        if let Some(Ok(frame)) = ann.next(Duration::from_millis(500)).await
+            && frame["type"] == "ended"
+        {
+            break frame;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead node's customer was never let go"
+        );
+    };
+    assert_eq!(ended["conversation_id"], conversation);
+    assert_eq!(ended["reason"], "abandoned");
 }

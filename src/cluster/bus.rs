@@ -324,7 +324,11 @@ impl Follower {
                 Inbound::Left { session }
             }
             // Node-local questions (gauges, presence) are not forwarded.
-            Command::RefreshGauges { .. } | Command::Presence { .. } => return Ok(()),
+            Command::RefreshGauges { .. }
+            | Command::Presence { .. }
+            | Command::LiveNodes { .. } => {
+                return Ok(());
+            }
         };
         self.publish(&inbound).await
     }

@@ -87,6 +87,12 @@ pub enum Command {
         /// The session.
         session: SessionId,
     },
+    /// The nodes alive now (by presence): sessions held by any other node are
+    /// gone.
+    LiveNodes {
+        /// Node ids.
+        nodes: HashSet<String>,
+    },
     /// This node's agents, for the presence board.
     Presence {
         /// Answered with the snapshot.
@@ -437,6 +443,20 @@ impl Hub {
             Command::FromCustomer { session, frame } => self.customer_frame(session, frame, now),
             Command::FromAgent { session, frame } => self.agent_frame(session, frame, now),
             Command::Left { session } => self.session_left(session, now),
+            Command::LiveNodes { nodes } => {
+                let dead: Vec<SessionId> = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, entry)| {
+                        matches!(&entry.link, SessionLink::Remote(remote) if !nodes.contains(&remote.node))
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                for session in dead {
+                    tracing::info!(%session, "its node stopped beating: session gone");
+                    self.session_left(session, now);
+                }
+            }
             Command::Presence { reply } => {
                 let _ = reply.send((self.presence(), self.router.queued_total()));
             }
