@@ -170,7 +170,9 @@ impl RemoteOutbox {
 }
 
 /// The matcher's inbox: remote sessions' commands into the local hub, until
-/// `stop`.
+/// `stop`. A dropped subscription (Redis restart, a slow matcher cut off by
+/// Redis's output buffer limit) is renewed with backoff: what was published
+/// meanwhile is lost, which costs only unacknowledged frames that clients resend.
 pub async fn run_inbox(
     url: String,
     prefix: String,
@@ -178,24 +180,42 @@ pub async fn run_inbox(
     outbox: Arc<RemoteOutbox>,
     stop: CancellationToken,
 ) {
-    let mut pubsub = match subscribe(&url, &inbox_channel(&prefix)).await {
-        Ok(pubsub) => pubsub,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot subscribe to the hub inbox: stopping this term");
-            stop.cancel();
-            return;
+    let mut backoff = std::time::Duration::from_millis(50);
+    while !stop.is_cancelled() {
+        match subscribe(&url, &inbox_channel(&prefix)).await {
+            Ok(pubsub) => {
+                backoff = std::time::Duration::from_millis(50);
+                if !drain_inbox(pubsub, &hub, &outbox, &stop).await {
+                    return;
+                }
+                tracing::warn!("hub inbox subscription ended: subscribing again");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to the hub inbox"),
         }
-    };
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stop.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+    }
+}
+
+/// Feed one subscription's messages to the hub; false when the inbox should stop
+/// (the term ended or the hub is gone), true when the subscription dropped.
+async fn drain_inbox(
+    mut pubsub: redis::aio::PubSub,
+    hub: &HubHandle,
+    outbox: &Arc<RemoteOutbox>,
+    stop: &CancellationToken,
+) -> bool {
     let mut messages = pubsub.on_message();
     loop {
         let message = tokio::select! {
             message = messages.next() => message,
-            () = stop.cancelled() => break,
+            () = stop.cancelled() => return false,
         };
         let Some(message) = message else {
-            tracing::error!("hub inbox subscription ended: stopping this term");
-            stop.cancel();
-            break;
+            return true;
         };
         let Ok(payload) = message.get_payload::<String>() else {
             continue;
@@ -240,7 +260,7 @@ pub async fn run_inbox(
             Inbound::Left { session } => Command::Left { session },
         };
         if hub.send(command).await.is_err() {
-            break;
+            return false;
         }
     }
 }
