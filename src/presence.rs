@@ -20,8 +20,10 @@ pub struct AgentPresence {
     pub name: SmolStr,
     /// `online`, `away` or `offline`.
     pub status: AgentStatus,
-    /// Open console sessions on this node.
+    /// Open console sessions, on any node.
     pub sessions: usize,
+    /// The nodes holding those sessions.
+    pub nodes: Vec<String>,
     /// Chats held.
     pub load: u32,
     /// Most concurrent chats.

@@ -143,7 +143,7 @@ pub async fn run_cluster(
 
 async fn serve_node(
     listener: TcpListener,
-    config: Config,
+    mut config: Config,
     store: Arc<dyn Store>,
     cluster: Option<RedisStore>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -156,6 +156,8 @@ async fn serve_node(
         let id = uuid::Uuid::now_v7().simple().to_string();
         format!("node-{}", &id[id.len() - 8..])
     });
+    // Settled once, so every part of the node (the hub's presence too) names it alike.
+    config.node_id = Some(node_id.clone());
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
     let token = CancellationToken::new();

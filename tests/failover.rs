@@ -582,3 +582,72 @@ async fn a_dead_followers_customers_run_out_their_grace() {
     assert_eq!(ended["conversation_id"], conversation);
     assert_eq!(ended["reason"], "abandoned");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_shows_which_node_holds_each_agent() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let a = Node::start(&redis, &config, "a");
+    a.wait_for("matcher", Duration::from_secs(10)).await;
+    let b = Node::start(&redis, &config, "b");
+    b.wait_for("follower", Duration::from_secs(10)).await;
+    let (_ann, _) = hello(
+        b.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann"}),
+    )
+    .await;
+    let (_ag0, _) = hello(
+        a.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ag0"}),
+    )
+    .await;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Ask the follower: it shows what the matcher publishes.
+        let mut stream = tokio::net::TcpStream::connect(b.addr).await.unwrap();
+        let request = format!(
+            "GET /api/presence HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer token-ann\r\nConnection: close\r\n\r\n",
+            b.addr
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let body: Value = serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap();
+        let nodes: Vec<&str> = body["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["node"].as_str())
+            .collect();
+        let matcher = body["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["node"] == "a");
+        if nodes == ["a", "b"]
+            && let Some(matcher) = matcher
+        {
+            let agents = matcher["agents"].as_array().unwrap();
+            let where_is = |id: &str| {
+                agents
+                    .iter()
+                    .find(|x| x["id"] == id)
+                    .map(|x| x["nodes"].clone())
+            };
+            if where_is("ann") == Some(json!(["b"])) && where_is("ag0") == Some(json!(["a"])) {
+                assert_eq!(body["agents_online"], 2);
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "presence never showed both nodes: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

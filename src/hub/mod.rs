@@ -527,12 +527,29 @@ impl Hub {
                 name: a.name.clone(),
                 status: a.status,
                 sessions: a.sessions.len(),
+                nodes: self.session_nodes(&a.sessions),
                 load: self.router.load(id),
                 capacity: a.capacity,
             })
             .collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));
         agents
+    }
+
+    /// The nodes holding these sessions, sorted, each once.
+    fn session_nodes(&self, sessions: &[SessionId]) -> Vec<String> {
+        let own = self.config.node_id.clone().unwrap_or_default();
+        let mut nodes: Vec<String> = sessions
+            .iter()
+            .filter_map(|s| self.sessions.get(s))
+            .map(|entry| match &entry.link {
+                SessionLink::Local(_) => own.clone(),
+                SessionLink::Remote(remote) => remote.node.clone(),
+            })
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes
     }
 
     /// Write a batch, retrying with backoff while the store is down: the hub

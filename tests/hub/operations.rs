@@ -225,11 +225,12 @@ async fn presence_shows_agents_on_duty_to_agents_only() {
     let nodes = presence["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 1);
     assert_eq!(nodes[0]["node"], presence["node"]);
+    let node = presence["node"].clone();
     assert_eq!(
         nodes[0]["agents"],
         json!([
-            {"id": "ann", "name": "Agent ann", "status": "online", "sessions": 1, "load": 1, "capacity": 3},
-            {"id": "bob", "name": "Agent bob", "status": "away", "sessions": 2, "load": 0, "capacity": 2},
+            {"id": "ann", "name": "Agent ann", "status": "online", "sessions": 1, "nodes": [node], "load": 1, "capacity": 3},
+            {"id": "bob", "name": "Agent bob", "status": "away", "sessions": 2, "nodes": [node], "load": 0, "capacity": 2},
         ])
     );
     server.shutdown().await;
