@@ -651,3 +651,49 @@ async fn presence_shows_which_node_holds_each_agent() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matcher_whose_redis_came_back_empty_writes_everything_back() {
+    let mut redis = redis_server::RedisServer::start(); // persists nothing
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let a = Node::start(&redis, &config, "a");
+    a.wait_for("matcher", Duration::from_secs(10)).await;
+    let (mut ann, _) = hello(
+        a.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann"}),
+    )
+    .await;
+    let (mut customer, _) = hello(
+        a.addr,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": "w"}),
+    )
+    .await;
+    customer.send(start("trading", Some("one"))).await;
+    let conversation = customer.expect("message").await["conversation_id"].clone();
+    let _ = customer.expect("assigned").await;
+    let _ = ann.expect("assigned").await;
+
+    // Redis restarts empty: the lease is gone with the data. The matcher takes
+    // its lease back, writes its open conversations back and resyncs.
+    redis.restart();
+    customer.send(say("c-2", "two")).await;
+    let echo = customer.until("message").await;
+    assert_eq!(
+        (echo["seq"].clone(), echo["client_msg_id"].clone()),
+        (json!(2), json!("c-2"))
+    );
+    assert_eq!(customer.expect("resync").await["reason"], "store_reset");
+    assert_eq!(a.health().await.1["role"], "matcher");
+    let id: switchboard::domain::ConversationId = serde_json::from_value(conversation).unwrap();
+    let record = redis_store(&redis, "failover:")
+        .await
+        .conversation(id)
+        .await
+        .unwrap()
+        .expect("written back");
+    assert_eq!(record.messages.len(), 2);
+    assert_eq!(record.agent.as_deref(), Some("ann"));
+}

@@ -70,6 +70,28 @@ pub async fn supervise(
             }
             Ok(None) => {
                 let holder = lease.holder().await.ok().flatten();
+                // Held in our name without our knowing: an acquire whose reply
+                // was lost (Redis stalled past our timeout) still ran. Give it
+                // up so the next round takes it properly.
+                if let Some(stale) = holder.as_deref().filter(|h| {
+                    h.rsplit_once(':')
+                        .is_some_and(|(node, _)| node == state.node_id)
+                }) {
+                    let token = stale
+                        .rsplit(':')
+                        .next()
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(0);
+                    let orphan = Fence {
+                        token,
+                        holder: stale.to_string(),
+                    };
+                    if let Err(e) = lease.release(&orphan).await {
+                        tracing::warn!(error = %e, "cannot release an orphaned lease");
+                    }
+                    pause(&state, every).await;
+                    continue;
+                }
                 let same = matches!((&following, &holder), (Some((followed, _)), Some(h)) if followed == h);
                 if let (false, Some(holder)) = (same, holder) {
                     // A new matcher: sessions following the old one close (1012)
@@ -128,7 +150,13 @@ async fn serve_term(
             return;
         }
     };
-    let term_store: Arc<dyn Store> = Arc::new(store.fenced(&fence.holder));
+    let term_store: Arc<dyn Store> = match store.for_term(&fence.holder, lease_ttl).await {
+        Ok(term_store) => Arc::new(term_store),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the store for this term");
+            return;
+        }
+    };
     match Hub::spawn(
         state.config.clone(),
         term_store,

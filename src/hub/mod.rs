@@ -568,7 +568,15 @@ impl Hub {
                     return true;
                 }
                 Err(StoreError::Reset) => {
-                    if self.store.adopt_reset().await.is_ok() {
+                    let adopted = self.store.adopt_reset().await;
+                    if matches!(adopted, Err(StoreError::Fenced)) {
+                        tracing::error!(
+                            "the store was reset and another node holds the matcher lease now: stopping this hub"
+                        );
+                        shutdown.cancel();
+                        return false;
+                    }
+                    if adopted.is_ok() {
                         tracing::error!(
                             conversations = self.conversations.len(),
                             "the store lost its data (restart without persistence, or failover to an empty replica): writing back every open conversation and resyncing their sessions"
@@ -602,15 +610,31 @@ impl Hub {
                     shutdown.cancel();
                     return false;
                 }
-                Err(StoreError::Missing(id) | StoreError::Gap(id)) => {
+                Err(stored @ (StoreError::Missing(id) | StoreError::Gap(id))) => {
                     // The store lost (part of) a conversation it had acknowledged.
                     // An open one is written back whole from memory, under a new
                     // epoch; for an ended one there is nothing left to write, so
                     // its changes are dropped. Nothing is delivered until the
                     // rest of the batch is stored.
                     tracing::error!(conversation = %id, "the store lost data of this conversation: writing it back");
-                    writes.retain(|change| change.conversation() != id);
-                    writes.extend(self.reseed_one(id));
+                    if self.conversations.contains_key(&id) {
+                        // Its whole state supersedes its changes in the batch.
+                        writes.retain(|change| change.conversation() != id);
+                        writes.extend(self.reseed_one(id));
+                    } else {
+                        // Ended here: its end and rating still go in; only the
+                        // messages that no longer fit the stored log are lost.
+                        writes.retain(|change| {
+                            change.conversation() != id
+                                || !matches!(
+                                    change,
+                                    Change::Appended { .. } | Change::Opened { .. }
+                                )
+                        });
+                        if matches!(stored, StoreError::Missing(_)) {
+                            writes.retain(|change| change.conversation() != id);
+                        }
+                    }
                 }
                 Err(e) => {
                     if !self

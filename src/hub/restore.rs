@@ -47,7 +47,7 @@ impl Hub {
             changes.push(Change::Opened {
                 id: *id,
                 customer: c.customer.clone(),
-                topic: spec.topic,
+                topic: spec.topic.clone(),
                 language: spec.language,
                 priority: spec.priority,
                 metadata: c.metadata.clone(),
@@ -60,6 +60,12 @@ impl Hub {
             changes.push(Change::Epoch {
                 id: *id,
                 epoch: c.epoch,
+            });
+            // `Opened` does not touch an existing record: set where it is now.
+            changes.push(Change::Requeued {
+                id: *id,
+                topic: spec.topic.clone(),
+                priority: spec.priority,
             });
             if let Some(agent) = self.holder(id) {
                 changes.push(Change::Assigned { id: *id, agent });

@@ -104,6 +104,21 @@ end
 return #ops
 "#;
 
+/// Take the lease back after a reset if nobody holds it; keep the fencing
+/// counter at least at this term's token, so later terms still get greater ones.
+const RECLAIM: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if current == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if fence < tonumber(ARGV[3]) then redis.call('SET', KEYS[2], ARGV[3]) end
+  return 1
+elseif current == ARGV[1] then
+  return 1
+end
+return 0
+"#;
+
 /// Conversations in Redis. The connection manager reconnects by itself, with
 /// backoff, after Redis restarts or the network drops.
 #[derive(Clone)]
@@ -115,6 +130,8 @@ pub struct RedisStore {
     /// While this node commits as matcher: the lease value its commits require.
     /// A std lock, held only to clone the value, never across an `.await`.
     fence: Arc<RwLock<Option<String>>>,
+    /// The lease's TTL, to reclaim it after Redis lost it with everything else.
+    lease_ttl: Duration,
     /// The store's epoch (`P epoch`, a random id set once): if Redis loses its
     /// data, the key is gone or different, and every commit is refused with
     /// `Reset` instead of writing into an empty store as if nothing happened.
@@ -178,6 +195,7 @@ impl RedisStore {
             retain_ended_secs: settings.retain_ended_secs,
             commit: Script::new(COMMIT),
             fence: Arc::new(RwLock::new(None)),
+            lease_ttl: Duration::from_secs(5),
             epoch: Arc::new(RwLock::new(String::new())),
         };
         store.adopt_epoch().await?;
@@ -195,7 +213,45 @@ impl RedisStore {
     pub fn fenced(&self, holder: &str) -> Self {
         Self {
             fence: Arc::new(RwLock::new(Some(holder.to_string()))),
+            epoch: Arc::new(RwLock::new(self.current_epoch())),
             ..self.clone()
+        }
+    }
+
+    /// The handle for a matcher term: fenced by `holder`, and on the store's
+    /// epoch as it is now (another node may have adopted a reset since this one
+    /// connected, and the term restores from the store as it is).
+    pub async fn for_term(&self, holder: &str, lease_ttl: Duration) -> Result<Self, StoreError> {
+        let store = Self {
+            lease_ttl,
+            ..self.fenced(holder)
+        };
+        store.adopt_epoch().await?;
+        Ok(store)
+    }
+
+    /// After a reset, the lease key is gone with the data: take it back for this
+    /// term's holder, unless another node took it meanwhile (then `Fenced`).
+    async fn reclaim_lease(&self, holder: &str) -> Result<(), StoreError> {
+        let token: u64 = holder
+            .rsplit(':')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let mut connection = self.connection.clone();
+        let reclaimed: i64 = Script::new(RECLAIM)
+            .key(crate::cluster::lease::MatcherLease::key(&self.prefix))
+            .key(format!("{}matcher:fence", self.prefix))
+            .arg(holder)
+            .arg(u64::try_from(self.lease_ttl.as_millis()).unwrap_or(u64::MAX))
+            .arg(token)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        if reclaimed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Fenced)
         }
     }
 
@@ -457,6 +513,15 @@ impl Store for RedisStore {
     }
 
     async fn adopt_reset(&self) -> Result<(), StoreError> {
-        self.adopt_epoch().await
+        self.adopt_epoch().await?;
+        let holder = self
+            .fence
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match holder {
+            Some(holder) => self.reclaim_lease(&holder).await,
+            None => Ok(()),
+        }
     }
 }
