@@ -196,7 +196,11 @@ async fn serve_node(
             let stop = token.child_token();
             let handle =
                 Hub::spawn(config.clone(), store, metrics, stop.clone(), &tasks, None).await?;
-            state.hubs.set(Some(ActiveHub { handle, stop }));
+            state.hubs.set(Some(ActiveHub {
+                handle,
+                stop,
+                matcher: None,
+            }));
         }
     }
     tasks.spawn(heartbeat(state.clone()));

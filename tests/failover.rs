@@ -153,6 +153,45 @@ fn config_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
 const SURGE_AGENTS: usize = 5;
 const SURGE_CUSTOMERS: usize = 100;
 
+/// Like the widget: a list of node URLs, tried in turn from `first` until one
+/// takes the session.
+async fn hello_any(addrs: &[SocketAddr], first: usize, path: &str, frame: Value) -> (Ws, Value) {
+    for k in 0..addrs.len() {
+        let addr = addrs[(first + k) % addrs.len()];
+        if let Some(mut ws) = Ws::try_connect(addr, path).await {
+            ws.send(frame.clone()).await;
+            let welcome = ws.expect("welcome").await;
+            return (ws, welcome);
+        }
+    }
+    panic!("no node took the session");
+}
+
+/// Wait until every node in `nodes` reports the same matcher and exactly one of
+/// them is it: the cluster has settled after a takeover.
+async fn settled(nodes: &[&Node]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut seen = Vec::new();
+        for node in nodes {
+            seen.push(node.health().await.1);
+        }
+        let matcher = seen[0]["matcher"].as_str().map(String::from);
+        let one_matcher = seen.iter().filter(|h| h["role"] == "matcher").count() == 1;
+        if one_matcher
+            && let Some(matcher) = matcher
+            && seen.iter().all(|h| h["matcher"] == matcher.as_str())
+        {
+            return matcher;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster never settled: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn hello(addr: SocketAddr, path: &str, hello: Value) -> (Ws, Value) {
     let mut ws = Ws::connect(addr, path).await;
     ws.send(hello).await;
@@ -342,24 +381,22 @@ async fn killing_the_matcher_mid_surge_loses_no_one_and_keeps_the_order() {
     a.signal("-KILL");
     let _ = a.child.wait();
     drop((agents, customers));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let survivor = loop {
-        if b.health().await.1["role"] == "matcher" {
-            break &b;
-        }
-        if c.health().await.1["role"] == "matcher" {
-            break &c;
-        }
-        assert!(Instant::now() < deadline, "no node took over");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let matcher = settled(&[&b, &c]).await;
+    assert!(
+        matcher.starts_with("b:") || matcher.starts_with("c:"),
+        "{matcher}"
+    );
+    // Clients come back through their list of nodes (the dead one first for
+    // some), spread over the survivors, matcher and follower alike.
+    let nodes = [a.addr, b.addr, c.addr];
 
     // Every agent still holds exactly its chat, with the acknowledged message once.
     let mut holders = std::collections::HashMap::new();
     for i in 0..SURGE_AGENTS {
         let token = format!("token-ag{i}");
-        let (mut ws, welcome) = hello(
-            survivor.addr,
+        let (mut ws, welcome) = hello_any(
+            &nodes,
+            i,
             "/ws/agent",
             json!({"type": "hello", "token": token}),
         )
@@ -382,8 +419,9 @@ async fn killing_the_matcher_mid_surge_loses_no_one_and_keeps_the_order() {
     }
     // Every waiting customer is still waiting, at the place it had.
     for (i, conversation, position) in &waiting {
-        let (mut ws, welcome) = hello(
-            survivor.addr,
+        let (mut ws, welcome) = hello_any(
+            &nodes,
+            *i,
             "/ws/customer",
             json!({"type": "hello", "visitor_id": format!("s{i}"),
                 "resume": {"conversation_id": conversation, "last_seq": 0}}),

@@ -106,6 +106,7 @@ pub async fn supervise(
                             state.hubs.set(Some(ActiveHub {
                                 handle: HubHandle::remote(follower),
                                 stop: stop.clone(),
+                                matcher: Some(holder.clone()),
                             }));
                             // Announce this node before any session arrives, so the
                             // matcher does not take its sessions for a dead node's.
@@ -178,6 +179,7 @@ async fn serve_term(
             state.hubs.set(Some(ActiveHub {
                 handle,
                 stop: stop.clone(),
+                matcher: Some(fence.holder.clone()),
             }));
         }
         Err(e) => {

@@ -55,6 +55,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "hub": if hub.is_none() { "none (standby)" } else if !store_ok { "waiting for the store" } else if hub_ok { "ok" } else { "unresponsive" },
             "node": state.node_id,
             "role": role,
+            "matcher": hub.as_ref().and_then(|h| h.matcher.clone()),
             "store": state.store.backend(),
             "store_status": if hub.is_some() && !store_ok { "unavailable" } else { "ok" },
             "shutting_down": state.shutdown.is_cancelled(),

@@ -15,6 +15,8 @@ pub struct ActiveHub {
     pub handle: HubHandle,
     /// Cancelled when the hub stops: node shutdown, or stepping down.
     pub stop: CancellationToken,
+    /// On a follower: the matcher it follows (its lease value, `<node>:<token>`).
+    pub matcher: Option<String>,
 }
 
 /// Where handlers find the current hub. A std lock: held only to clone the

@@ -208,6 +208,12 @@ impl Ws {
         Self { stream }
     }
 
+    /// Connect, or `None` if nothing (or a node on standby) answers there.
+    pub async fn try_connect(addr: SocketAddr, path: &str) -> Option<Self> {
+        let (stream, _) = connect_async(format!("ws://{addr}{path}")).await.ok()?;
+        Some(Self { stream })
+    }
+
     pub async fn send(&mut self, frame: Value) {
         self.send_text(&frame.to_string()).await;
     }
