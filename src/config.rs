@@ -52,7 +52,7 @@ pub struct Config {
     /// This node's id in presence and logs. Default: `node-` and 8 random hex
     /// digits, new at every start. 1-64 characters of a-z, A-Z, 0-9, -, _ and .
     pub node_id: Option<String>,
-    /// Redis URL (`redis://host:port/db`, `rediss://…`, `unix:///path`): turns
+    /// Redis URL (`redis://[user:password@]host:port/db` or `unix:///path`): turns
     /// on the Redis store. Default: unset, the embedded memory store.
     pub redis_url: Option<String>,
     /// Redis store settings, used with `redis_url`.
@@ -288,7 +288,7 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    match rest.split_once('@') {
+    match rest.rsplit_once('@') {
         Some((credentials, host)) => {
             let user = credentials.split(':').next().unwrap_or("");
             if credentials.contains(':') {

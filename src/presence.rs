@@ -5,7 +5,7 @@
 use std::{sync::Mutex, time::Duration};
 
 use async_trait::async_trait;
-use redis::{AsyncCommands, Client, aio::ConnectionManager};
+use redis::{AsyncCommands, aio::ConnectionManager};
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
@@ -112,8 +112,7 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 impl RedisBoard {
     /// A board on this Redis, under `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(unavailable)?;
-        let connection = ConnectionManager::new(client).await.map_err(unavailable)?;
+        let connection = crate::store::redis_connection(url).await?;
         Ok(Self {
             connection,
             prefix: prefix.to_string(),

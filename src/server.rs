@@ -293,7 +293,7 @@ fn upgrade(ws: WebSocketUpgrade, state: Arc<AppState>, side: Side) -> Response {
     let Some(hub) = state.hubs.get() else {
         return crate::http::ApiError::new(
             crate::error::ErrorCode::Unavailable,
-            "this node is on standby: connect to the active node",
+            "this node is on standby (no matcher to follow yet): try again shortly",
         )
         .into_response();
     };

@@ -118,8 +118,7 @@ impl std::fmt::Debug for RemoteOutbox {
 impl RemoteOutbox {
     /// An outbox publishing on this Redis.
     pub async fn connect(url: &str, prefix: &str) -> Result<Arc<Self>, StoreError> {
-        let client = Client::open(url).map_err(unavailable)?;
-        let connection = ConnectionManager::new(client).await.map_err(unavailable)?;
+        let connection = crate::store::redis_connection(url).await?;
         Ok(Arc::new(Self {
             pending: Mutex::new(HashMap::new()),
             connection,
@@ -292,8 +291,7 @@ impl std::fmt::Debug for Follower {
 impl Follower {
     /// A follower publishing on this Redis.
     pub async fn connect(url: &str, prefix: &str, node: &str) -> Result<Arc<Self>, StoreError> {
-        let client = Client::open(url).map_err(unavailable)?;
-        let connection = ConnectionManager::new(client).await.map_err(unavailable)?;
+        let connection = crate::store::redis_connection(url).await?;
         Ok(Arc::new(Self {
             node: node.to_string(),
             prefix: prefix.to_string(),

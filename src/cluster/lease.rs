@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use redis::{Client, Script, aio::ConnectionManager};
+use redis::{Script, aio::ConnectionManager};
 
 use crate::store::StoreError;
 
@@ -80,8 +80,7 @@ impl MatcherLease {
         node: &str,
         ttl: Duration,
     ) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(unavailable)?;
-        let connection = ConnectionManager::new(client).await.map_err(unavailable)?;
+        let connection = crate::store::redis_connection(url).await?;
         Ok(Self {
             connection,
             node: node.to_string(),

@@ -28,9 +28,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/presence", get(presence::presence))
 }
 
-/// 200 while the hub answers; 503 when it does not within a second, when the
-/// store is down, or on a standby node (so a load balancer sends clients to the
-/// active one).
+/// 200 on a matcher (or single node) whose hub answers within a second and
+/// whose store takes writes, and on a follower; 503 otherwise, and on a node
+/// with no matcher to follow yet, so a load balancer sends clients elsewhere.
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let hub = state.hubs.get();
     let role = match &hub {

@@ -481,7 +481,7 @@ impl Hub {
                     tracing::warn!(
                         changes = count,
                         frames = self.outbox.len(),
-                        "stopping with the store down: unacknowledged changes dropped"
+                        "stopping before the store took this turn (down or fenced): unacknowledged changes dropped"
                     );
                     self.outbox.clear();
                     return;

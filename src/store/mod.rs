@@ -15,6 +15,14 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 pub use self::redis::RedisStore;
+
+/// A connection for the cluster's own use (lease, presence, bus), with the
+/// default command timeout.
+pub(crate) async fn redis_connection(
+    url: &str,
+) -> Result<::redis::aio::ConnectionManager, StoreError> {
+    self::redis::managed_connection(url, self::redis::CLUSTER_TIMEOUT).await
+}
 pub use memory::MemoryStore;
 
 use crate::domain::{

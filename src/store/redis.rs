@@ -104,6 +104,31 @@ end
 return #ops
 "#;
 
+/// A self-reconnecting connection that gives up on a command after `timeout`
+/// (so nothing, shutdown included, waits on an unreachable Redis for long).
+pub(crate) async fn managed_connection(
+    url: &str,
+    timeout: Duration,
+) -> Result<ConnectionManager, StoreError> {
+    let client = Client::open(url).map_err(unavailable)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(3);
+    tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+        .await
+        .map_err(|_| {
+            unavailable(format!(
+                "no answer from {} within {timeout:?}",
+                crate::config::redact_url(url)
+            ))
+        })?
+        .map_err(unavailable)
+}
+
+/// The command timeout of the cluster's own connections (lease, presence, bus).
+pub(crate) const CLUSTER_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Take the lease back after a reset if nobody holds it; keep the fencing
 /// counter at least at this term's token, so later terms still get greater ones.
 const RECLAIM: &str = r#"
@@ -173,22 +198,8 @@ impl RedisStore {
     /// Connect, failing at once if Redis cannot be reached: a node must not start
     /// on a store it cannot write to.
     pub async fn connect(url: &str, settings: &RedisSettings) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(unavailable)?;
-        let timeout = Duration::from_secs(settings.timeout_secs);
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(3);
         let connection =
-            tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
-                .await
-                .map_err(|_| {
-                    unavailable(format!(
-                        "no answer from {} within {timeout:?}",
-                        crate::config::redact_url(url)
-                    ))
-                })?
-                .map_err(unavailable)?;
+            managed_connection(url, Duration::from_secs(settings.timeout_secs)).await?;
         let store = Self {
             connection,
             prefix: settings.prefix.clone(),
