@@ -30,7 +30,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --benches --locked
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --lib --bins --tests --locked 2>&1 | tee "$log"
+cargo test --workspace --tests --locked 2>&1 | tee "$log"
 # The whole hub behaviour suite once more, on the Redis store.
 SWITCHBOARD_TEST_STORE=redis cargo test --locked --test hub 2>&1 | tee -a "$log"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
