@@ -79,39 +79,8 @@ impl Node {
     }
 
     async fn health(&self) -> (u16, Value) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let Ok(Ok(mut stream)) = tokio::time::timeout(
-            Duration::from_secs(1),
-            tokio::net::TcpStream::connect(self.addr),
-        )
-        .await
-        else {
-            return (0, Value::Null);
-        };
-        let request = format!(
-            "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        );
-        if stream.write_all(request.as_bytes()).await.is_err() {
-            return (0, Value::Null);
-        }
-        let mut response = String::new();
-        let read =
-            tokio::time::timeout(Duration::from_secs(2), stream.read_to_string(&mut response))
-                .await;
-        if !matches!(read, Ok(Ok(_))) {
-            return (0, Value::Null);
-        }
-        let status = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b)
-            .unwrap_or("");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        let (status, body) = http_get(self.addr, "/healthz", "").await;
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
     }
 
     /// Wait until `/healthz` reports this role: `matcher`, `follower`, `standby`.
@@ -152,6 +121,27 @@ fn config_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
 
 const SURGE_AGENTS: usize = 5;
 const SURGE_CUSTOMERS: usize = 100;
+
+/// Start nodes on one Redis: the first becomes the matcher, the others follow it.
+async fn start_nodes<const N: usize>(
+    redis: &redis_server::RedisServer,
+    config: &std::path::Path,
+    ids: [&str; N],
+    env: &[(&str, &str)],
+) -> [Node; N] {
+    let mut nodes = Vec::with_capacity(N);
+    for (i, id) in ids.into_iter().enumerate() {
+        let node = Node::start_with(redis, config, id, env);
+        // One at a time, so the first is the matcher before the others start.
+        let role = if i == 0 { "matcher" } else { "follower" };
+        node.wait_for(role, Duration::from_secs(10)).await;
+        nodes.push(node);
+    }
+    let Ok(nodes) = <[Node; N]>::try_from(nodes) else {
+        unreachable!("exactly N nodes were started")
+    };
+    nodes
+}
 
 /// Like the widget: a list of node URLs, tried in turn from `first` until one
 /// takes the session.
@@ -204,10 +194,7 @@ async fn a_follower_takes_over_when_the_matcher_is_killed() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
-    let mut a = Node::start(&redis, &config, "a");
-    a.wait_for("matcher", Duration::from_secs(10)).await;
-    let b = Node::start(&redis, &config, "b");
-    b.wait_for("follower", Duration::from_secs(10)).await;
+    let [mut a, b] = start_nodes(&redis, &config, ["a", "b"], &[]).await;
     assert_eq!(b.health().await.0, 200, "a follower serves clients too");
 
     let (mut ann, _) = hello(
@@ -268,10 +255,7 @@ async fn a_paused_matcher_is_fenced_when_it_wakes() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
-    let a = Node::start(&redis, &config, "a");
-    a.wait_for("matcher", Duration::from_secs(10)).await;
-    let b = Node::start(&redis, &config, "b");
-    b.wait_for("follower", Duration::from_secs(10)).await;
+    let [a, b] = start_nodes(&redis, &config, ["a", "b"], &[]).await;
 
     let (mut customer, _) = hello(
         a.addr,
@@ -327,12 +311,7 @@ async fn killing_the_matcher_mid_surge_loses_no_one_and_keeps_the_order() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
-    let mut a = Node::start(&redis, &config, "a");
-    a.wait_for("matcher", Duration::from_secs(10)).await;
-    let b = Node::start(&redis, &config, "b");
-    let c = Node::start(&redis, &config, "c");
-    b.wait_for("follower", Duration::from_secs(10)).await;
-    c.wait_for("follower", Duration::from_secs(10)).await;
+    let [mut a, b, c] = start_nodes(&redis, &config, ["a", "b", "c"], &[]).await;
 
     let mut agents = Vec::new();
     for i in 0..SURGE_AGENTS {
@@ -442,10 +421,7 @@ async fn clients_on_different_nodes_share_chats_and_conversations() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
-    let a = Node::start(&redis, &config, "a");
-    a.wait_for("matcher", Duration::from_secs(10)).await;
-    let b = Node::start(&redis, &config, "b");
-    b.wait_for("follower", Duration::from_secs(10)).await;
+    let [a, b] = start_nodes(&redis, &config, ["a", "b"], &[]).await;
 
     // The agent on the matcher, the customer on the follower.
     let (mut ann, _) = hello(
@@ -513,12 +489,7 @@ async fn killing_the_customers_node_then_the_agents_node_both_resume() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
-    let mut a = Node::start(&redis, &config, "a");
-    a.wait_for("matcher", Duration::from_secs(10)).await;
-    let mut b = Node::start(&redis, &config, "b");
-    let c = Node::start(&redis, &config, "c");
-    b.wait_for("follower", Duration::from_secs(10)).await;
-    c.wait_for("follower", Duration::from_secs(10)).await;
+    let [mut a, mut b, c] = start_nodes(&redis, &config, ["a", "b", "c"], &[]).await;
 
     let (mut ann, _) = hello(
         a.addr,
@@ -582,10 +553,7 @@ async fn a_dead_followers_customers_run_out_their_grace() {
         ("SWITCHBOARD_TIMEOUTS__HEARTBEAT_SECS", "1"),
         ("SWITCHBOARD_TIMEOUTS__CUSTOMER_GRACE_SECS", "1"),
     ];
-    let a = Node::start_with(&redis, &config, "a", &fast);
-    a.wait_for("matcher", Duration::from_secs(10)).await;
-    let mut b = Node::start_with(&redis, &config, "b", &fast);
-    b.wait_for("follower", Duration::from_secs(10)).await;
+    let [a, mut b] = start_nodes(&redis, &config, ["a", "b"], &fast).await;
     let (mut ann, _) = hello(
         a.addr,
         "/ws/agent",
@@ -626,10 +594,7 @@ async fn presence_shows_which_node_holds_each_agent() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(&dir);
-    let a = Node::start(&redis, &config, "a");
-    a.wait_for("matcher", Duration::from_secs(10)).await;
-    let b = Node::start(&redis, &config, "b");
-    b.wait_for("follower", Duration::from_secs(10)).await;
+    let [a, b] = start_nodes(&redis, &config, ["a", "b"], &[]).await;
     let (_ann, _) = hello(
         b.addr,
         "/ws/agent",
@@ -643,19 +608,16 @@ async fn presence_shows_which_node_holds_each_agent() {
     )
     .await;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Ask the follower: it shows what the matcher publishes.
-        let mut stream = tokio::net::TcpStream::connect(b.addr).await.unwrap();
-        let request = format!(
-            "GET /api/presence HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer token-ann\r\nConnection: close\r\n\r\n",
-            b.addr
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        let body: Value = serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap();
+        let (_, body) = http_get(
+            b.addr,
+            "/api/presence",
+            "Authorization: Bearer token-ann\r\n",
+        )
+        .await;
+        let body: Value = serde_json::from_str(&body).unwrap();
         let nodes: Vec<&str> = body["nodes"]
             .as_array()
             .unwrap()
