@@ -9,7 +9,10 @@ use redis::{AsyncCommands, aio::ConnectionManager};
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
-use crate::{protocol::AgentStatus, store::StoreError};
+use crate::{
+    protocol::AgentStatus,
+    store::{StoreError, unavailable},
+};
 
 /// One agent as its node sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,10 +106,6 @@ impl std::fmt::Debug for RedisBoard {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 impl RedisBoard {

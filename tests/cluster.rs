@@ -23,6 +23,18 @@ async fn lease(redis: &redis_server::RedisServer, node: &str, ttl_ms: u64) -> Ma
         .unwrap()
 }
 
+/// Take the lease as soon as its holder's TTL runs out (within 5 s).
+async fn acquire_once_expired(lease: &MatcherLease) -> switchboard::cluster::lease::Fence {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(fence) = lease.try_acquire().await.unwrap() {
+            return fence;
+        }
+        assert!(Instant::now() < deadline, "the lease never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn opened() -> Change {
     Change::Opened {
         id: ConversationId::new(),
@@ -73,14 +85,7 @@ async fn an_unrenewed_lease_expires_and_passes_on() {
     let two = lease(&redis, "n2", 300).await;
     let first = one.try_acquire().await.unwrap().unwrap();
     // n1 stops renewing (paused, partitioned, dead): n2 gets it within the TTL.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let second = loop {
-        if let Some(fence) = two.try_acquire().await.unwrap() {
-            break fence;
-        }
-        assert!(Instant::now() < deadline, "never expired");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let second = acquire_once_expired(&two).await;
     assert!(second.token > first.token);
     assert!(
         !one.renew(&first).await.unwrap(),
@@ -105,14 +110,7 @@ async fn a_stale_matcher_cannot_commit() {
     stale_store.commit(&[opened()]).await.unwrap();
 
     // n1 is paused past its TTL; n2 takes over and commits.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let second = loop {
-        if let Some(fence) = two.try_acquire().await.unwrap() {
-            break fence;
-        }
-        assert!(Instant::now() < deadline, "never expired");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let second = acquire_once_expired(&two).await;
     new_store.set_fence(Some(second.holder.clone()));
     new_store.commit(&[opened()]).await.unwrap();
 

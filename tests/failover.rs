@@ -182,6 +182,35 @@ async fn settled(nodes: &[&Node]) -> String {
     }
 }
 
+/// Ann (agent, on `agent_node`) serving `visitor` (customer, on
+/// `customer_node`), whose start said "one": `(ann, customer, conversation)`.
+async fn ann_serves(
+    agent_node: SocketAddr,
+    customer_node: SocketAddr,
+    visitor: &str,
+) -> (Ws, Ws, Value) {
+    let (mut ann, _) = hello(
+        agent_node,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann"}),
+    )
+    .await;
+    let (mut customer, _) = hello(
+        customer_node,
+        "/ws/customer",
+        json!({"type": "hello", "visitor_id": visitor}),
+    )
+    .await;
+    customer.send(start("trading", Some("one"))).await;
+    let conversation = customer.expect("message").await["conversation_id"].clone();
+    let _ = customer.expect("assigned").await;
+    assert_eq!(
+        ann.expect("assigned").await["conversation_id"],
+        conversation
+    );
+    (ann, customer, conversation)
+}
+
 async fn hello(addr: SocketAddr, path: &str, hello: Value) -> (Ws, Value) {
     let mut ws = Ws::connect(addr, path).await;
     ws.send(hello).await;
@@ -197,22 +226,7 @@ async fn a_follower_takes_over_when_the_matcher_is_killed() {
     let [mut a, b] = start_nodes(&redis, &config, ["a", "b"], &[]).await;
     assert_eq!(b.health().await.0, 200, "a follower serves clients too");
 
-    let (mut ann, _) = hello(
-        a.addr,
-        "/ws/agent",
-        json!({"type": "hello", "token": "token-ann"}),
-    )
-    .await;
-    let (mut customer, _) = hello(
-        a.addr,
-        "/ws/customer",
-        json!({"type": "hello", "visitor_id": "c"}),
-    )
-    .await;
-    customer.send(start("trading", Some("one"))).await;
-    let conversation = customer.expect("message").await["conversation_id"].clone();
-    let _ = customer.expect("assigned").await;
-    let _ = ann.expect("assigned").await;
+    let (mut ann, mut customer, conversation) = ann_serves(a.addr, a.addr, "c").await;
     ann.send(reply(&conversation, "a-1", "two")).await;
     assert_eq!(ann.expect("message").await["seq"], 2);
     assert_eq!(customer.expect("message").await["seq"], 2);
@@ -491,22 +505,7 @@ async fn killing_the_customers_node_then_the_agents_node_both_resume() {
     let config = config_file(&dir);
     let [mut a, mut b, c] = start_nodes(&redis, &config, ["a", "b", "c"], &[]).await;
 
-    let (mut ann, _) = hello(
-        a.addr,
-        "/ws/agent",
-        json!({"type": "hello", "token": "token-ann"}),
-    )
-    .await;
-    let (mut customer, _) = hello(
-        b.addr,
-        "/ws/customer",
-        json!({"type": "hello", "visitor_id": "k"}),
-    )
-    .await;
-    customer.send(start("trading", Some("one"))).await;
-    let conversation = customer.expect("message").await["conversation_id"].clone();
-    let _ = customer.expect("assigned").await;
-    let _ = ann.expect("assigned").await;
+    let (mut ann, _customer_on_b, conversation) = ann_serves(a.addr, b.addr, "k").await;
 
     // The customer's node dies; the agent keeps writing; the customer comes back
     // on another node and gets what it missed.
@@ -659,22 +658,7 @@ async fn a_matcher_whose_redis_came_back_empty_writes_everything_back() {
     let config = config_file(&dir);
     let a = Node::start(&redis, &config, "a");
     a.wait_for("matcher", Duration::from_secs(10)).await;
-    let (mut ann, _) = hello(
-        a.addr,
-        "/ws/agent",
-        json!({"type": "hello", "token": "token-ann"}),
-    )
-    .await;
-    let (mut customer, _) = hello(
-        a.addr,
-        "/ws/customer",
-        json!({"type": "hello", "visitor_id": "w"}),
-    )
-    .await;
-    customer.send(start("trading", Some("one"))).await;
-    let conversation = customer.expect("message").await["conversation_id"].clone();
-    let _ = customer.expect("assigned").await;
-    let _ = ann.expect("assigned").await;
+    let (_ann, mut customer, conversation) = ann_serves(a.addr, a.addr, "w").await;
 
     // Redis restarts empty: the lease is gone with the data. The matcher takes
     // its lease back, writes its open conversations back and resyncs.

@@ -36,6 +36,15 @@ fn opened(id: ConversationId) -> Change {
     }
 }
 
+fn ended(id: ConversationId, state: ConversationState, reason: EndReason) -> Change {
+    Change::Ended {
+        id,
+        state,
+        reason,
+        at: OffsetDateTime::now_utc(),
+    }
+}
+
 fn message(id: ConversationId, seq: u64, text: &str) -> Change {
     Change::Appended {
         id,
@@ -96,12 +105,7 @@ async fn contract(store: Arc<dyn Store>) {
                 topic: "verification".into(),
                 priority: Priority::Urgent,
             },
-            Change::Ended {
-                id: b,
-                state: ConversationState::Abandoned,
-                reason: EndReason::Abandoned,
-                at: OffsetDateTime::now_utc(),
-            },
+            ended(b, ConversationState::Abandoned, EndReason::Abandoned),
         ])
         .await
         .unwrap();
@@ -161,12 +165,7 @@ async fn memory_store_drops_the_oldest_ended_beyond_its_bound() {
         store
             .commit(&[
                 opened(id),
-                Change::Ended {
-                    id,
-                    state: ConversationState::Resolved,
-                    reason: EndReason::Resolved,
-                    at: OffsetDateTime::now_utc(),
-                },
+                ended(id, ConversationState::Resolved, EndReason::Resolved),
             ])
             .await
             .unwrap();
@@ -229,12 +228,7 @@ async fn redis_ended_conversations_expire() {
         .commit(&[
             opened(id),
             message(id, 1, "bye"),
-            Change::Ended {
-                id,
-                state: ConversationState::Resolved,
-                reason: EndReason::Resolved,
-                at: OffsetDateTime::now_utc(),
-            },
+            ended(id, ConversationState::Resolved, EndReason::Resolved),
         ])
         .await
         .unwrap();

@@ -30,12 +30,8 @@ use crate::{
     hub::{Command, HubHandle},
     protocol::{AgentFrame, CustomerFrame, Resume},
     session::link::{Delivery, LocalLink, RemoteLink, SessionLink},
-    store::StoreError,
+    store::{StoreError, unavailable},
 };
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
 
 /// What a follower's session tells the matcher.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use redis::{Script, aio::ConnectionManager};
 
-use crate::store::StoreError;
+use crate::store::{StoreError, unavailable};
 
 const ACQUIRE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -61,10 +61,6 @@ impl std::fmt::Debug for MatcherLease {
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 impl MatcherLease {

@@ -7,7 +7,7 @@ use smol_str::SmolStr;
 use super::{Hub, Role, SessionEntry};
 use crate::{
     domain::{AgentId, Author, ConversationId, ConversationState, EndReason, SessionId},
-    error::ErrorCode,
+    error::{ErrorCode, FrameError},
     metrics::RoleLabel,
     protocol::{
         AgentConversation, AgentFrame, AgentSelf, AgentStatus, CustomerRef, Resume, ServerFrame,
@@ -147,7 +147,7 @@ impl Hub {
         match frame {
             AgentFrame::Hello { .. } => self.error(
                 session,
-                Self::wire_error(ErrorCode::BadRequest, "hello was already received"),
+                FrameError::new(ErrorCode::BadRequest, "hello was already received"),
                 None,
             ),
             AgentFrame::Status { status } => self.set_status(&agent, status, None, now),
@@ -227,7 +227,7 @@ impl Hub {
             }
             AgentFrame::Escalate { .. } => self.error(
                 session,
-                Self::wire_error(
+                FrameError::new(
                     ErrorCode::Unavailable,
                     "escalation to tickets is not available on this server yet",
                 ),
@@ -249,7 +249,7 @@ impl Hub {
         }
         self.error(
             session,
-            Self::wire_error(
+            FrameError::new(
                 ErrorCode::NotFound,
                 format!("you do not hold conversation {conversation}"),
             ),

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::{Conversation, CustomerEntry, Hub, Placement, Role, SessionEntry};
 use crate::{
     domain::{Author, ConversationId, ConversationState, CustomerProfile, EndReason, SessionId},
-    error::ErrorCode,
+    error::{ErrorCode, FrameError},
     metrics::{RoleLabel, ScoreLabel},
     protocol::{AgentRef, CustomerConversation, CustomerFrame, Resume, ServerFrame},
     session::link::SessionLink,
@@ -220,7 +220,7 @@ impl Hub {
         let Some(ended) = self.ended.get(&id).filter(|e| &e.customer == customer) else {
             self.error(
                 session,
-                Self::wire_error(
+                FrameError::new(
                     ErrorCode::NotFound,
                     format!("resume: conversation {id} is not open"),
                 ),
@@ -267,7 +267,7 @@ impl Hub {
         match frame {
             CustomerFrame::Hello { .. } => self.error(
                 session,
-                Self::wire_error(ErrorCode::BadRequest, "hello was already received"),
+                FrameError::new(ErrorCode::BadRequest, "hello was already received"),
                 None,
             ),
             CustomerFrame::Start {
@@ -306,7 +306,7 @@ impl Hub {
                 }
                 None => self.error(
                     session,
-                    Self::wire_error(
+                    FrameError::new(
                         ErrorCode::Conflict,
                         "no open conversation: send `start` first",
                     ),
@@ -337,7 +337,7 @@ impl Hub {
                 }
                 None => self.error(
                     session,
-                    Self::wire_error(ErrorCode::Conflict, "no open conversation to close"),
+                    FrameError::new(ErrorCode::Conflict, "no open conversation to close"),
                     None,
                 ),
             },
@@ -484,7 +484,7 @@ impl Hub {
         else {
             self.error(
                 session,
-                Self::wire_error(
+                FrameError::new(
                     ErrorCode::BadRequest,
                     "`rate` frame: `score` must be 1 to 5",
                 ),
@@ -496,7 +496,7 @@ impl Hub {
         if target.is_some() && target == open {
             self.error(
                 session,
-                Self::wire_error(
+                FrameError::new(
                     ErrorCode::Conflict,
                     "rate the conversation once it has ended",
                 ),
@@ -510,7 +510,7 @@ impl Hub {
         else {
             self.error(
                 session,
-                Self::wire_error(
+                FrameError::new(
                     ErrorCode::NotFound,
                     "no ended conversation of yours to rate",
                 ),
@@ -521,7 +521,7 @@ impl Hub {
         if ended.rating.is_some() {
             self.error(
                 session,
-                Self::wire_error(ErrorCode::Conflict, "this conversation is already rated"),
+                FrameError::new(ErrorCode::Conflict, "this conversation is already rated"),
                 None,
             );
             return;

@@ -40,7 +40,7 @@ use crate::{
     domain::{
         AgentId, ConversationId, CustomerKey, CustomerProfile, EndReason, Message, SessionId,
     },
-    error::{ErrorCode, FrameError},
+    error::FrameError,
     metrics::{CodeLabel, Metrics, TopicLabel},
     protocol::{AgentFrame, AgentStatus, CustomerFrame, Resume, ServerFrame, error_frame},
     session::link::{Delivery, SessionLink},
@@ -818,9 +818,5 @@ impl Hub {
                 self.last_ended.remove(&forgotten.customer);
             }
         }
-    }
-
-    fn wire_error(code: ErrorCode, message: impl Into<String>) -> FrameError {
-        FrameError::new(code, message)
     }
 }

@@ -54,6 +54,12 @@ pub enum StoreError {
     Fenced,
 }
 
+/// A Redis (or other backend) failure, as `StoreError::Unavailable`: one
+/// constructor for every module that talks to Redis.
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
 /// One state change, in the order the hub made it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::{Change, ConversationRecord, Store, StoreError};
+use super::{Change, ConversationRecord, Store, StoreError, unavailable};
 use crate::{
     config::RedisSettings,
     domain::{ConversationId, CustomerProfile, Language, Message},
@@ -169,10 +169,6 @@ impl std::fmt::Debug for RedisStore {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 /// The wire string of a unit enum (`"queued"`, `"vip"` …).
