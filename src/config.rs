@@ -59,6 +59,8 @@ pub struct Config {
     pub redis: RedisSettings,
     /// Several nodes on one Redis, used with `redis_url`.
     pub cluster: ClusterSettings,
+    /// Handing unresolved chats to tickets, and the helpdesk webhook.
+    pub tickets: TicketSettings,
     /// The agent roster. Default: empty (no agent can log in).
     pub agents: Vec<AgentConfig>,
 }
@@ -76,6 +78,60 @@ pub struct ClusterSettings {
 impl Default for ClusterSettings {
     fn default() -> Self {
         Self { lease_secs: 5 }
+    }
+}
+
+/// Tickets: when a customer is offered to leave a message, what the customer is
+/// told, and the helpdesk webhook.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TicketSettings {
+    /// When no agent online can serve a chat's topic or language, hand it to a
+    /// ticket instead of queueing it where nobody serves: a new chat is told at
+    /// once (`offline`) and can leave a message; a chat whose agent left goes to
+    /// a ticket when no other agent can take it before the queue timeout.
+    /// Default true.
+    pub ticket_when_unserved: bool,
+    /// Offer to leave a message (`overflow`) to a customer who starts a chat
+    /// while the estimated wait exceeds this many seconds. Default 300; 0 turns
+    /// the offer off.
+    pub overflow_eta_secs: u64,
+    /// The system message a customer gets when the chat becomes a ticket: where
+    /// the answer will come.
+    pub customer_notice: String,
+    /// The helpdesk endpoint that gets a POST per ticket created or updated
+    /// (`http://` or `https://`). Default: unset, no webhook.
+    pub webhook_url: Option<String>,
+    /// HMAC-SHA256 key of the `X-Switchboard-Signature` header; required with
+    /// `webhook_url`, at least 16 bytes.
+    pub webhook_secret: Option<String>,
+    /// Attempts before a delivery goes to the dead-letter list. Default 10.
+    pub webhook_max_attempts: u32,
+    /// First retry delay in milliseconds; doubled per attempt, with jitter.
+    /// Default 1000.
+    pub webhook_backoff_ms: u64,
+    /// Longest retry delay in seconds. Default 300.
+    pub webhook_backoff_max_secs: u64,
+    /// Seconds a delivery may take before it counts as failed. Default 10.
+    pub webhook_timeout_secs: u64,
+}
+
+impl Default for TicketSettings {
+    fn default() -> Self {
+        Self {
+            ticket_when_unserved: true,
+            overflow_eta_secs: 300,
+            customer_notice: "We have passed this conversation to our support team as a \
+                ticket. The answer will come to your Support inbox and by email: you do \
+                not need to stay on this page."
+                .into(),
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_max_attempts: 10,
+            webhook_backoff_ms: 1000,
+            webhook_backoff_max_secs: 300,
+            webhook_timeout_secs: 10,
+        }
     }
 }
 
@@ -190,6 +246,20 @@ pub struct AgentConfig {
     /// Most concurrent chats. Default 3.
     #[serde(default = "default_capacity")]
     pub capacity: u32,
+    /// `agent` (default) or `supervisor`: what the ticket API lets it see and do.
+    #[serde(default)]
+    pub role: AgentRole,
+}
+
+/// What an agent token may do in the REST API.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRole {
+    /// Sees tickets on its topics and tickets it held; assigns tickets to itself.
+    #[default]
+    Agent,
+    /// Sees and updates every ticket, assigns to anyone, reads the dead letters.
+    Supervisor,
 }
 
 fn default_capacity() -> u32 {
@@ -208,6 +278,7 @@ impl Default for Config {
             redis_url: None,
             redis: RedisSettings::default(),
             cluster: ClusterSettings::default(),
+            tickets: TicketSettings::default(),
             agents: Vec::new(),
         }
     }
@@ -521,6 +592,7 @@ impl Config {
         if redis.timeout_secs == 0 {
             return Err(invalid("redis.timeout_secs", "must be at least 1 second"));
         }
+        self.validate_tickets()?;
         let mut ids = HashSet::new();
         let mut tokens = HashSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
@@ -572,6 +644,68 @@ impl Config {
         }
         Ok(())
     }
+
+    fn validate_tickets(&self) -> Result<(), ConfigError> {
+        let t = &self.tickets;
+        if t.customer_notice.trim().is_empty() {
+            return Err(invalid(
+                "tickets.customer_notice",
+                "must say where the answer will come",
+            ));
+        }
+        if let Some(url) = &t.webhook_url {
+            let parsed = url
+                .parse::<axum::http::Uri>()
+                .ok()
+                .filter(|u| matches!(u.scheme_str(), Some("http" | "https")))
+                .filter(|u| u.host().is_some_and(|h| !h.is_empty()));
+            if parsed.is_none() {
+                return Err(invalid(
+                    "tickets.webhook_url",
+                    format!("`{url}` is not an http:// or https:// URL with a host"),
+                ));
+            }
+            match &t.webhook_secret {
+                None => {
+                    return Err(invalid(
+                        "tickets.webhook_secret",
+                        "is required with tickets.webhook_url (it signs every delivery)",
+                    ));
+                }
+                Some(secret) if secret.len() < 16 => {
+                    return Err(invalid("tickets.webhook_secret", "must be at least 16 bytes"));
+                }
+                Some(_) => {}
+            }
+        }
+        if !(1..=100).contains(&t.webhook_max_attempts) {
+            return Err(invalid(
+                "tickets.webhook_max_attempts",
+                "must be between 1 and 100",
+            ));
+        }
+        if t.webhook_backoff_ms == 0 {
+            return Err(invalid(
+                "tickets.webhook_backoff_ms",
+                "must be at least 1 ms",
+            ));
+        }
+        if t.webhook_backoff_max_secs == 0
+            || u128::from(t.webhook_backoff_max_secs) * 1000 < u128::from(t.webhook_backoff_ms)
+        {
+            return Err(invalid(
+                "tickets.webhook_backoff_max_secs",
+                "must be at least 1 second and at least tickets.webhook_backoff_ms",
+            ));
+        }
+        if !(1..=300).contains(&t.webhook_timeout_secs) {
+            return Err(invalid(
+                "tickets.webhook_timeout_secs",
+                "must be between 1 and 300 seconds",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -587,6 +721,7 @@ mod tests {
             skills: vec!["trading".into()],
             languages: vec!["en".into()],
             capacity: 3,
+            role: AgentRole::Agent,
         }
     }
 

@@ -17,6 +17,7 @@
 //! | [`hub`] | the owner of routing state: queue, agents, conversations, timers |
 //! | [`hub::router`] | the matcher: queues, agent availability, O(log n) per event |
 //! | [`store`] | durable record behind a trait: `memory` (one node) and `redis` |
+//! | [`tickets`] | tickets from unresolved chats, and the helpdesk webhook |
 //! | [`cluster`] | several nodes on one Redis: the matcher lease and its fence |
 //! | [`http`] | `/healthz`, `/metrics` |
 //! | [`metrics`] | Prometheus registry of the node |
@@ -36,3 +37,4 @@ pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod tickets;

@@ -40,6 +40,13 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// Label: what became of a webhook delivery attempt.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// `delivered`, `failed` or `dead`.
+    pub outcome: &'static str,
+}
+
 /// Label: wire error `code`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
@@ -79,6 +86,10 @@ pub struct Metrics {
     pub messages: Family<FromLabel, Counter>,
     /// Conversations ended, by reason.
     pub ended: Family<ReasonLabel, Counter>,
+    /// Conversations filed as tickets, by ticket reason.
+    pub tickets: Family<ReasonLabel, Counter>,
+    /// Webhook deliveries, by outcome (`delivered`, `failed`, `dead`).
+    pub webhook: Family<OutcomeLabel, Counter>,
     /// Ratings received.
     pub csat: Family<ScoreLabel, Counter>,
     /// `error` frames sent, by code.
@@ -137,6 +148,18 @@ impl Metrics {
         registry.register("messages", "Messages stored", messages.clone());
         let ended = Family::<ReasonLabel, Counter>::default();
         registry.register("conversations_ended", "Conversations ended", ended.clone());
+        let tickets = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "tickets_filed",
+            "Conversations filed as tickets, by reason",
+            tickets.clone(),
+        );
+        let webhook = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts, by outcome",
+            webhook.clone(),
+        );
         let csat = Family::<ScoreLabel, Counter>::default();
         registry.register(
             "csat_ratings",
@@ -161,6 +184,8 @@ impl Metrics {
             first_response,
             messages,
             ended,
+            tickets,
+            webhook,
             csat,
             frame_errors,
             slow_consumers,

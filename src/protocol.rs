@@ -68,6 +68,16 @@ pub enum CustomerFrame {
     },
     /// End the open conversation.
     Close {},
+    /// Leave a message for the support team instead of a live chat: after
+    /// `offline` (no agent can serve the chat now) it opens the conversation as
+    /// a ticket; while queued (after `overflow`, or unprompted) it ends the
+    /// queued conversation as a ticket. Never while an agent holds the chat.
+    LeaveMessage {
+        /// The message.
+        text: String,
+        /// Idempotency key.
+        client_msg_id: Option<String>,
+    },
     /// Satisfaction score 1-5 for an ended conversation (final once given).
     Rate {
         /// 1 to 5.
@@ -393,7 +403,29 @@ pub enum ServerFrame<'a> {
         /// Why.
         reason: EndReason,
         /// The ticket, with `ticketed`.
-        ticket_id: Option<&'a str>,
+        ticket_id: Option<crate::tickets::TicketId>,
+    },
+    /// No agent online can serve a `start` now: the chat was not queued; the
+    /// customer can `leave_message` for a ticket.
+    Offline {
+        /// The topic asked for.
+        topic: &'a str,
+        /// The routing language.
+        language: &'a str,
+        /// `no_agent_for_topic` or `no_agent_for_language`.
+        reason: &'a str,
+        /// A `leave_message` is taken.
+        leave_message: bool,
+    },
+    /// The estimated wait is past `tickets.overflow_eta_secs`: the customer may
+    /// keep waiting, or `leave_message` to end the chat as a ticket.
+    Overflow {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// Place in the queue.
+        position: usize,
+        /// Estimated wait.
+        eta_seconds: u64,
     },
     /// The message log was rebuilt (the store lost writes): drop what you hold of
     /// this conversation; its whole transcript follows, from `seq` 1.

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::api_error::ApiError;
-use crate::{error::ErrorCode, hub::Command, presence::NodePresence, server::AppState};
+use crate::{
+    config::AgentConfig, error::ErrorCode, hub::Command, presence::NodePresence, server::AppState,
+};
 
 /// The agent a bearer token belongs to, or `unauthorized`.
 pub(super) fn agent_of(headers: &HeaderMap, state: &AppState) -> Result<String, ApiError> {
@@ -33,6 +35,21 @@ pub(super) fn agent_of(headers: &HeaderMap, state: &AppState) -> Result<String, 
         .roster
         .get(token.trim())
         .map(|agent| agent.to_string())
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown agent token"))
+}
+
+/// The roster entry (id, role, skills) of the agent a bearer token belongs
+/// to, or `unauthorized`: `agent_of` with the agent's configuration.
+pub(super) fn agent_config_of<'a>(
+    headers: &HeaderMap,
+    state: &'a AppState,
+) -> Result<&'a AgentConfig, ApiError> {
+    let id = agent_of(headers, state)?;
+    state
+        .config
+        .agents
+        .iter()
+        .find(|agent| agent.id == id)
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown agent token"))
 }
 

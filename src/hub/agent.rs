@@ -120,7 +120,7 @@ impl Hub {
                 Some(ended) => ServerFrame::Ended {
                     conversation_id,
                     reason: ended.reason,
-                    ticket_id: None,
+                    ticket_id: ended.ticket,
                 },
                 None => ServerFrame::Unassigned {
                     conversation_id,
@@ -225,14 +225,14 @@ impl Hub {
                     now,
                 );
             }
-            AgentFrame::Escalate { .. } => self.error(
-                session,
-                FrameError::new(
-                    ErrorCode::Unavailable,
-                    "escalation to tickets is not available on this server yet",
-                ),
-                None,
-            ),
+            AgentFrame::Escalate {
+                conversation_id,
+                note,
+            } => {
+                if self.holds(session, &agent, conversation_id, None) {
+                    self.escalate(&agent, conversation_id, note, now);
+                }
+            }
         }
     }
 

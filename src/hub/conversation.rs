@@ -46,6 +46,8 @@ pub struct Conversation {
     pub queued_since: Option<Instant>,
     /// Last position told to the customer.
     pub told_position: Option<usize>,
+    /// Was the customer offered to leave a message for the long wait?
+    pub overflow_offered: bool,
 }
 
 /// The outcome of appending a message.
@@ -79,6 +81,7 @@ impl Conversation {
             queued_before: Duration::ZERO,
             queued_since: None,
             told_position: None,
+            overflow_offered: false,
         }
     }
 

@@ -13,6 +13,7 @@ use crate::{
     protocol::{AgentRef, CustomerConversation, CustomerFrame, Resume, ServerFrame},
     session::link::SessionLink,
     store::Change,
+    tickets::TicketReason,
 };
 
 /// The fields of a `start` that opens a new conversation.
@@ -22,6 +23,33 @@ struct Opening {
     text: Option<String>,
     client_msg_id: Option<String>,
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A chat about to open, its routing settled: from a `start`, or held while the
+/// customer is offered to leave a message (`offline`).
+#[derive(Debug, Clone)]
+pub(super) struct Offer {
+    topic: SmolStr,
+    language: SmolStr,
+    priority: crate::domain::Priority,
+    text: Option<String>,
+    client_msg_id: Option<String>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Offer {
+    /// Does it hold a question the customer typed?
+    pub(super) fn has_text(&self) -> bool {
+        self.text.is_some()
+    }
+
+    fn spec(&self) -> super::RouteSpec {
+        super::RouteSpec {
+            topic: self.topic.clone(),
+            language: self.language.clone(),
+            priority: self.priority,
+        }
+    }
 }
 
 impl Hub {
@@ -54,6 +82,7 @@ impl Hub {
                 profile: profile.clone(),
                 sessions: Vec::new(),
                 open: None,
+                offer: None,
                 epoch: 0,
             });
         entry.sessions.push(session);
@@ -239,7 +268,7 @@ impl Hub {
             ServerFrame::Ended {
                 conversation_id: id,
                 reason: ended.reason,
-                ticket_id: None,
+                ticket_id: ended.ticket,
             }
             .render()
             .into(),
@@ -345,56 +374,226 @@ impl Hub {
                 score,
                 conversation_id,
             } => self.rate(session, &key, open, score, conversation_id),
+            CustomerFrame::LeaveMessage {
+                text,
+                client_msg_id,
+            } => self.leave_message(session, &key, open, text, client_msg_id, now),
         }
     }
 
-    /// A new conversation: classify, queue, match.
-    fn start(&mut self, key: &SmolStr, opening: Opening, now: Instant) {
-        let Some(profile) = self.customers.get(key).map(|c| c.profile.clone()) else {
+    /// `leave_message`: the question goes to a ticket instead of a live chat.
+    fn leave_message(
+        &mut self,
+        session: SessionId,
+        key: &SmolStr,
+        open: Option<ConversationId>,
+        text: String,
+        client_msg_id: Option<String>,
+        now: Instant,
+    ) {
+        let reference = client_msg_id.clone();
+        let conflict = |message: &str| FrameError::new(ErrorCode::Conflict, message);
+        let id = match open {
+            Some(id) => {
+                if let Some(Placement::Assigned(_)) = self.router.placement(&id) {
+                    self.error(
+                        session,
+                        conflict("an agent is with you: send `message` instead"),
+                        reference.as_deref(),
+                    );
+                    return;
+                }
+                id
+            }
+            None => {
+                let Some(offer) = self.customers.get_mut(key).and_then(|c| c.offer.take()) else {
+                    self.error(
+                        session,
+                        conflict("no chat to leave a message for: send `start` first"),
+                        reference.as_deref(),
+                    );
+                    return;
+                };
+                let spec = offer.spec();
+                let Some(id) = self.open_conversation(key, offer) else {
+                    return;
+                };
+                self.post(
+                    id,
+                    Some(session),
+                    Author::Customer,
+                    None,
+                    client_msg_id.map(SmolStr::from),
+                    Arc::from(text),
+                );
+                self.file_ticket(id, spec, TicketReason::NoAgent, None, now);
+                return;
+            }
+        };
+        let Some(spec) = self.router.spec(&id) else {
             return;
         };
-        let Opening {
-            topic,
-            language,
-            text,
-            client_msg_id,
-            metadata,
-        } = opening;
-        let topic = SmolStr::new(topic);
-        let language = self.routing_language(language);
-        let metadata = metadata.unwrap_or_default();
-        let text = text.filter(|t| !t.trim().is_empty());
-        let priority = self.classify(text.as_deref(), profile.vip);
+        self.post(
+            id,
+            Some(session),
+            Author::Customer,
+            None,
+            client_msg_id.map(SmolStr::from),
+            Arc::from(text),
+        );
+        let reason = if self
+            .conversations
+            .get(&id)
+            .is_some_and(|c| c.overflow_offered)
+        {
+            TicketReason::Overflow
+        } else {
+            TicketReason::LeftMessage
+        };
+        self.file_ticket(id, spec, reason, None, now);
+    }
+
+    /// The customer left while offered to leave a message: a question it had
+    /// typed in its `start` still goes to a ticket.
+    pub(super) fn offer_expired(&mut self, key: &SmolStr, now: Instant) {
+        let Some(entry) = self.customers.remove(key) else {
+            return;
+        };
+        let Some(offer) = entry.offer.filter(Offer::has_text) else {
+            return;
+        };
+        // Back for the length of the filing, which needs the customer's profile.
+        self.customers.insert(
+            key.clone(),
+            super::CustomerEntry {
+                offer: None,
+                ..entry
+            },
+        );
+        let spec = offer.spec();
+        if let Some(id) = self.open_conversation(key, offer) {
+            self.file_ticket(id, spec, TicketReason::NoAgent, None, now);
+        }
+        if self
+            .customers
+            .get(key)
+            .is_some_and(|c| c.sessions.is_empty())
+        {
+            self.customers.remove(key);
+        }
+    }
+
+    /// Open a conversation from an offer: stored, the customer's open one, its
+    /// first text posted. Not routed.
+    fn open_conversation(&mut self, key: &SmolStr, offer: Offer) -> Option<ConversationId> {
+        let profile = self.customers.get(key).map(|c| c.profile.clone())?;
         let id = ConversationId::new();
         self.writes.push(Change::Opened {
             id,
             customer: profile.clone(),
-            topic: topic.clone(),
-            language: language.clone(),
-            priority,
-            metadata: metadata.clone(),
+            topic: offer.topic.clone(),
+            language: offer.language.clone(),
+            priority: offer.priority,
+            metadata: offer.metadata.clone(),
             at: OffsetDateTime::now_utc(),
         });
-        self.conversations
-            .insert(id, Conversation::new(id, profile, metadata, now));
+        self.conversations.insert(
+            id,
+            Conversation::new(id, profile, offer.metadata, Instant::now()),
+        );
         if let Some(entry) = self.customers.get_mut(key) {
             entry.open = Some(id);
+            entry.offer = None;
         }
-        // Route first so the first message reaches an agent that takes it at once
-        // through the transcript of its `assigned`, not as a separate frame.
-        if let Some(text) = text {
-            let key = client_msg_id.map(SmolStr::from);
+        if let Some(text) = offer.text {
+            let key = offer.client_msg_id.map(SmolStr::from);
             self.post(id, None, Author::Customer, None, key, Arc::from(text));
         }
-        tracing::info!(conversation = %id, customer = %key, %topic, %language, priority = priority.as_str(), "started");
-        let spec = super::RouteSpec {
-            topic,
-            language,
-            priority,
+        Some(id)
+    }
+
+    /// Past `tickets.overflow_eta_secs` of estimated wait: offer the customer to
+    /// leave a message instead.
+    fn offer_overflow(&mut self, id: ConversationId, now: Instant) {
+        let threshold = self.config.tickets.overflow_eta_secs;
+        if threshold == 0 {
+            return;
+        }
+        let Some(position) = self.router.position(&id) else {
+            return;
         };
+        let Some(topic) = self.router.spec(&id).map(|s| s.topic) else {
+            return;
+        };
+        let Some(eta) = self
+            .rates
+            .get(&topic)
+            .and_then(|r| r.eta_seconds(position, now))
+            .filter(|&eta| eta > threshold)
+        else {
+            return;
+        };
+        let Some(c) = self.conversations.get_mut(&id) else {
+            return;
+        };
+        c.overflow_offered = true;
+        let key = c.customer.key.clone();
+        let frame = ServerFrame::Overflow {
+            conversation_id: id,
+            position,
+            eta_seconds: eta,
+        }
+        .render()
+        .into();
+        self.send_to_customer(&key, &frame);
+    }
+
+    /// A new conversation: classify, then queue and match, or, when no agent
+    /// online can serve it, offer to leave a message (`offline`).
+    fn start(&mut self, key: &SmolStr, opening: Opening, now: Instant) {
+        let Some(vip) = self.customers.get(key).map(|c| c.profile.vip) else {
+            return;
+        };
+        let text = opening.text.filter(|t| !t.trim().is_empty());
+        let offer = Offer {
+            topic: SmolStr::new(opening.topic),
+            language: self.routing_language(opening.language),
+            priority: self.classify(text.as_deref(), vip),
+            text,
+            client_msg_id: opening.client_msg_id,
+            metadata: opening.metadata.unwrap_or_default(),
+        };
+        if self.config.tickets.ticket_when_unserved
+            && let Some(why) = self.unserved(&offer.topic, &offer.language)
+        {
+            let frame = ServerFrame::Offline {
+                topic: &offer.topic,
+                language: &offer.language,
+                reason: why.as_str(),
+                leave_message: true,
+            }
+            .render()
+            .into();
+            tracing::info!(customer = %key, topic = %offer.topic, reason = why.as_str(), "no agent can serve: offered to leave a message");
+            self.send_to_customer(key, &frame);
+            if let Some(entry) = self.customers.get_mut(key) {
+                entry.offer = Some(offer);
+            }
+            return;
+        }
+        let spec = offer.spec();
+        // Posted before routing, so the first message reaches an agent that takes
+        // the chat at once through the transcript of its `assigned`.
+        let Some(id) = self.open_conversation(key, offer) else {
+            return;
+        };
+        tracing::info!(conversation = %id, customer = %key, topic = %spec.topic, language = %spec.language, priority = spec.priority.as_str(), "started");
         match self.router.enqueue(id, spec, now) {
             Ok(Some(assignment)) => self.carry_out(vec![assignment], now),
-            Ok(None) => self.waiting(id, now),
+            Ok(None) => {
+                self.waiting(id, now);
+                self.offer_overflow(id, now);
+            }
             Err(e) => tracing::error!(conversation = %id, error = %e, "enqueue refused"),
         }
     }

@@ -12,6 +12,7 @@ use crate::{
     metrics::{ReasonLabel, TopicLabel},
     protocol::{AgentRef, AgentStatus, CustomerRef, ServerFrame, UnassignReason},
     store::Change,
+    tickets::TicketReason,
 };
 
 impl Hub {
@@ -201,14 +202,18 @@ impl Hub {
         if !self.conversations.contains_key(&conversation) {
             return;
         }
-        let frame = ServerFrame::Ended {
-            conversation_id: conversation,
-            reason,
-            ticket_id: None,
+        if reason == EndReason::Ticketed {
+            self.announce_ticketed(conversation);
+        } else {
+            let frame = ServerFrame::Ended {
+                conversation_id: conversation,
+                reason,
+                ticket_id: None,
+            }
+            .render()
+            .into();
+            self.send_to_both(&conversation, &frame);
         }
-        .render()
-        .into();
-        self.send_to_both(&conversation, &frame);
         let last_agent = self.holder(&conversation);
         self.writes.push(Change::Ended {
             id: conversation,
@@ -235,6 +240,7 @@ impl Hub {
                     reason,
                     messages: c.messages,
                     rating: None,
+                    ticket: None,
                 },
             );
         }
@@ -343,6 +349,12 @@ impl Hub {
         let mut held: Vec<ConversationId> = self.router.chats(agent).copied().collect();
         held.sort();
         for conversation in held {
+            if self.no_one_can_take(conversation, now)
+                && let Some(spec) = self.router.spec(&conversation)
+            {
+                self.file_ticket(conversation, spec, TicketReason::AgentLeft, None, now);
+                continue;
+            }
             self.requeue(
                 conversation,
                 UnassignReason::AgentOffline,
@@ -373,7 +385,15 @@ impl Hub {
                 if !customer.sessions.is_empty() {
                     return;
                 }
-                if customer.open.is_none() {
+                // A question typed into a chat nobody could serve waits out the
+                // grace period too: it goes to a ticket if the customer does not
+                // come back.
+                if customer.open.is_none()
+                    && !customer
+                        .offer
+                        .as_ref()
+                        .is_some_and(super::customer::Offer::has_text)
+                {
                     self.customers.remove(&key);
                     return;
                 }
@@ -435,6 +455,19 @@ impl Hub {
                     return;
                 }
                 match entry.open {
+                    // Gone with a message nobody answered: the question must
+                    // still reach the desk.
+                    Some(conversation) if self.unanswered(conversation) => {
+                        if let Some(spec) = self.router.spec(&conversation) {
+                            self.file_ticket(
+                                conversation,
+                                spec,
+                                TicketReason::CustomerLeft,
+                                None,
+                                now,
+                            );
+                        }
+                    }
                     Some(conversation) => {
                         self.end(
                             conversation,
@@ -443,9 +476,7 @@ impl Hub {
                             now,
                         );
                     }
-                    None => {
-                        self.customers.remove(&customer);
-                    }
+                    None => self.offer_expired(&customer, now),
                 }
             }
             Timer::QueueTimeout { conversation } => {
@@ -463,14 +494,11 @@ impl Hub {
                 tracing::info!(%conversation, "queue timeout");
                 self.notice(
                     conversation,
-                    "We could not connect you to an agent in time. Please try again later.",
+                    "We could not connect you to an agent in time.",
                 );
-                self.end(
-                    conversation,
-                    ConversationState::Abandoned,
-                    EndReason::Abandoned,
-                    now,
-                );
+                if let Some(spec) = self.router.spec(&conversation) {
+                    self.file_ticket(conversation, spec, TicketReason::QueueTimeout, None, now);
+                }
             }
             Timer::LanguageFallback { conversation } => {
                 let assignments = self.router.fallback_due(conversation, now);

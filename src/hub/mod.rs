@@ -14,6 +14,7 @@ mod lifecycle;
 mod restore;
 pub mod router;
 mod slot;
+mod tickets;
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -44,7 +45,8 @@ use crate::{
     metrics::{CodeLabel, Metrics, TopicLabel},
     protocol::{AgentFrame, AgentStatus, CustomerFrame, Resume, ServerFrame, error_frame},
     session::link::{Delivery, SessionLink},
-    store::{Change, Store, StoreError},
+    store::{Change, Receipt, Store, StoreError},
+    tickets::TicketId,
 };
 
 /// Commands from connections (and the HTTP layer) to the hub.
@@ -245,6 +247,9 @@ struct CustomerEntry {
     profile: CustomerProfile,
     sessions: Vec<SessionId>,
     open: Option<ConversationId>,
+    /// A chat no agent could serve, held while the customer is offered to
+    /// leave a message (`offline`).
+    offer: Option<customer::Offer>,
     /// Bumped whenever a session joins, so a pending grace timer is ignored.
     epoch: u64,
 }
@@ -269,6 +274,18 @@ struct Ended {
     reason: EndReason,
     messages: Vec<Message>,
     rating: Option<u8>,
+    /// Its ticket, once the store has filed it.
+    ticket: Option<TicketId>,
+}
+
+/// A frame of this turn, to deliver once the turn is committed.
+#[derive(Debug)]
+enum Outgoing {
+    /// Rendered already.
+    Frame(Utf8Bytes),
+    /// `ended` with `ticketed`: its `ticket_id` is known only once the store
+    /// has filed the ticket (a new one, or the customer's open one).
+    Ticketed(ConversationId),
 }
 
 /// The hub's state. Built by `Hub::spawn`, owned by its task.
@@ -299,7 +316,7 @@ pub struct Hub {
     /// Changes of this turn, committed before `outbox` is delivered.
     writes: Vec<Change>,
     /// Frames of this turn.
-    outbox: Vec<(SessionId, Utf8Bytes)>,
+    outbox: Vec<(SessionId, Outgoing)>,
 }
 
 impl Hub {
@@ -324,6 +341,19 @@ impl Hub {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let store_down = hub.store_down.clone();
         hub.remote = remote;
+        // The webhook lives with the hub: one node delivers the outbox, and the
+        // next matcher takes it over from the store.
+        match crate::tickets::webhook::Webhook::new(
+            &hub.config.tickets,
+            hub.store.clone(),
+            hub.metrics.clone(),
+        ) {
+            Ok(webhook) => {
+                tracker.spawn(webhook.run(shutdown.clone()));
+            }
+            Err(crate::tickets::webhook::WebhookError::NotConfigured) => {}
+            Err(e) => tracing::error!(error = %e, "webhook not started"),
+        }
         tracker.spawn(hub.run(rx, shutdown));
         Ok(HubHandle {
             route: Route::Local { tx, store_down },
@@ -475,7 +505,7 @@ impl Hub {
             if !self.writes.is_empty() {
                 let writes = std::mem::take(&mut self.writes);
                 let count = writes.len();
-                if !self.commit(writes, shutdown).await {
+                let Some(receipt) = self.commit(writes, shutdown).await else {
                     // Shutting down with the store down: these frames were never
                     // acknowledged, so dropping them loses nothing a client holds.
                     tracing::warn!(
@@ -485,11 +515,17 @@ impl Hub {
                     );
                     self.outbox.clear();
                     return;
-                }
+                };
+                self.filed(&receipt);
             }
             // One batch per session, in the order the turn produced its frames.
             let mut batches: HashMap<SessionId, Vec<Utf8Bytes>> = HashMap::new();
-            for (session, frame) in self.outbox.drain(..) {
+            let outbox = std::mem::take(&mut self.outbox);
+            for (session, outgoing) in outbox {
+                let frame = match outgoing {
+                    Outgoing::Frame(frame) => frame,
+                    Outgoing::Ticketed(conversation) => self.ticketed_frame(conversation),
+                };
                 batches.entry(session).or_default().push(frame);
             }
             let mut killed = Vec::new();
@@ -556,16 +592,20 @@ impl Hub {
     /// holds its frames (nothing is acknowledged before it is stored) and takes no
     /// new commands meanwhile, while sessions refuse durable frames with
     /// `unavailable`. Batches are idempotent, so a retry after a lost reply is
-    /// safe. False only if shutdown came first.
-    async fn commit(&mut self, mut writes: Vec<Change>, shutdown: &CancellationToken) -> bool {
+    /// safe. None only if shutdown came first.
+    async fn commit(
+        &mut self,
+        mut writes: Vec<Change>,
+        shutdown: &CancellationToken,
+    ) -> Option<Receipt> {
         let mut backoff = Duration::from_millis(50);
         loop {
             match self.store.commit(&writes).await {
-                Ok(()) => {
+                Ok(receipt) => {
                     if self.store_down.swap(false, Ordering::Relaxed) {
                         tracing::info!("store is back: serving again");
                     }
-                    return true;
+                    return Some(receipt);
                 }
                 Err(StoreError::Reset) => {
                     let adopted = self.store.adopt_reset().await;
@@ -574,7 +614,7 @@ impl Hub {
                             "the store was reset and another node holds the matcher lease now: stopping this hub"
                         );
                         shutdown.cancel();
-                        return false;
+                        return None;
                     }
                     if adopted.is_ok() {
                         tracing::error!(
@@ -595,7 +635,7 @@ impl Hub {
                         )
                         .await
                     {
-                        return false;
+                        return None;
                     }
                 }
                 Err(StoreError::Fenced) => {
@@ -608,7 +648,7 @@ impl Hub {
                         "fenced: another node holds the matcher lease; stopping this hub"
                     );
                     shutdown.cancel();
-                    return false;
+                    return None;
                 }
                 Err(stored @ (StoreError::Missing(id) | StoreError::Gap(id))) => {
                     // The store lost (part of) a conversation it had acknowledged.
@@ -622,8 +662,10 @@ impl Hub {
                         writes.retain(|change| change.conversation() != id);
                         writes.extend(self.reseed_one(id));
                     } else {
-                        // Ended here: its end and rating still go in; only the
-                        // messages that no longer fit the stored log are lost.
+                        // Ended here: its end, rating and ticket still go in;
+                        // only the messages that no longer fit the stored log
+                        // are lost from the conversation record (its ticket
+                        // carries the whole transcript).
                         writes.retain(|change| {
                             change.conversation() != id
                                 || !matches!(
@@ -632,7 +674,10 @@ impl Hub {
                                 )
                         });
                         if matches!(stored, StoreError::Missing(_)) {
-                            writes.retain(|change| change.conversation() != id);
+                            writes.retain(|change| {
+                                change.conversation() != id
+                                    || matches!(change, Change::Ticketed(_))
+                            });
                         }
                     }
                 }
@@ -641,7 +686,7 @@ impl Hub {
                         .wait_for_store(&mut backoff, shutdown, &e.to_string(), writes.len())
                         .await
                     {
-                        return false;
+                        return None;
                     }
                 }
             }
@@ -692,7 +737,7 @@ impl Hub {
     // ---- sending ------------------------------------------------------------
 
     fn send(&mut self, session: SessionId, frame: Utf8Bytes) {
-        self.outbox.push((session, frame));
+        self.outbox.push((session, Outgoing::Frame(frame)));
     }
 
     fn error(&mut self, session: SessionId, error: FrameError, reference: Option<&str>) {
@@ -708,7 +753,7 @@ impl Hub {
     fn send_to_customer(&mut self, customer: &CustomerKey, frame: &Utf8Bytes) {
         if let Some(entry) = self.customers.get(customer) {
             for &s in &entry.sessions {
-                self.outbox.push((s, frame.clone()));
+                self.outbox.push((s, Outgoing::Frame(frame.clone())));
             }
         }
     }
@@ -716,7 +761,7 @@ impl Hub {
     fn send_to_agent(&mut self, agent: &AgentId, frame: &Utf8Bytes) {
         if let Some(entry) = self.agents.get(agent) {
             for &s in &entry.sessions {
-                self.outbox.push((s, frame.clone()));
+                self.outbox.push((s, Outgoing::Frame(frame.clone())));
             }
         }
     }

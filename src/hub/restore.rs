@@ -134,6 +134,7 @@ impl Hub {
                 profile: record.customer,
                 sessions: Vec::new(),
                 open: None,
+                offer: None,
                 epoch: 0,
             });
         entry.open = Some(id);

@@ -127,6 +127,16 @@ pub(super) fn customer(frame: &mut CustomerFrame, config: &Config) -> Result<(),
             client_msg_id("message", id)?;
             text("message", "text", body, config, Some(id))
         }
+        CustomerFrame::LeaveMessage {
+            client_msg_id: id,
+            text: body,
+        } => {
+            let reference = id.clone();
+            if let Some(id) = reference.as_deref() {
+                client_msg_id("leave_message", id)?;
+            }
+            text("leave_message", "text", body, config, reference.as_deref())
+        }
         CustomerFrame::Hello { .. }
         | CustomerFrame::Typing { .. }
         | CustomerFrame::Close {}

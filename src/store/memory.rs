@@ -8,8 +8,13 @@ use std::{
 
 use async_trait::async_trait;
 
-use super::{Change, ConversationRecord, Store, StoreError};
-use crate::domain::ConversationId;
+use time::OffsetDateTime;
+
+use super::{Change, ConversationRecord, Receipt, Store, StoreError, ticket_book::TicketBook};
+use crate::{
+    domain::ConversationId,
+    tickets::{Delivery, Ticket, TicketId, TicketPage, TicketQuery, TicketUpdate, UpdateError},
+};
 
 /// Conversations in a map. A std `Mutex`: it is never held across an `.await`
 /// and every critical section is a few map operations.
@@ -25,6 +30,8 @@ struct Inner {
     conversations: HashMap<ConversationId, ConversationRecord>,
     /// Ended conversations, oldest first, for eviction.
     ended: VecDeque<ConversationId>,
+    /// Tickets are never evicted: they are the desk's record.
+    tickets: TicketBook,
 }
 
 impl MemoryStore {
@@ -54,8 +61,9 @@ impl Default for MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn commit(&self, batch: &[Change]) -> Result<(), StoreError> {
+    async fn commit(&self, batch: &[Change]) -> Result<Receipt, StoreError> {
         let mut inner = self.lock();
+        let mut receipt = Receipt::default();
         // All or nothing: refuse the batch before applying any of it if a change
         // names a conversation neither stored nor opened earlier in the batch.
         let mut opened = HashSet::new();
@@ -63,12 +71,19 @@ impl Store for MemoryStore {
             let id = change.conversation();
             if matches!(change, Change::Opened { .. }) {
                 opened.insert(id);
+            } else if matches!(change, Change::Ticketed(_)) {
+                // A filing carries all it needs.
             } else if !opened.contains(&id) && !inner.conversations.contains_key(&id) {
                 return Err(StoreError::Missing(id));
             }
         }
         for change in batch {
             let id = change.conversation();
+            if let Change::Ticketed(filing) = change {
+                let ticket = inner.tickets.file(filing);
+                receipt.tickets.push((id, ticket));
+                continue;
+            }
             if let Some(record) = ConversationRecord::opened(change) {
                 inner.conversations.entry(id).or_insert(record);
                 continue;
@@ -89,7 +104,7 @@ impl Store for MemoryStore {
                 inner.conversations.remove(&old);
             }
         }
-        Ok(())
+        Ok(receipt)
     }
 
     async fn conversation(
@@ -114,5 +129,66 @@ impl Store for MemoryStore {
 
     fn backend(&self) -> &'static str {
         "memory"
+    }
+
+    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        Ok(self.lock().tickets.get(id))
+    }
+
+    async fn tickets(&self, query: &TicketQuery) -> Result<TicketPage, StoreError> {
+        Ok(self.lock().tickets.page(query))
+    }
+
+    async fn update_ticket(
+        &self,
+        id: TicketId,
+        update: &TicketUpdate,
+        at: OffsetDateTime,
+    ) -> Result<Ticket, UpdateError> {
+        self.lock().tickets.update(id, update, at)
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Ok(self.lock().tickets.due(now, limit))
+    }
+
+    async fn delivered(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.lock().tickets.delivered(delivery);
+        Ok(())
+    }
+
+    async fn retry_delivery(
+        &self,
+        delivery: &Delivery,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.lock().tickets.retry(delivery, at);
+        Ok(())
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.lock()
+            .tickets
+            .kill(delivery, OffsetDateTime::now_utc());
+        Ok(())
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        Ok(self.lock().tickets.dead(limit))
+    }
+
+    async fn redeliver(&self, ticket: TicketId, revision: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .tickets
+            .revive((ticket, revision), OffsetDateTime::now_utc()))
+    }
+
+    async fn outbox_depth(&self) -> Result<(usize, usize), StoreError> {
+        Ok(self.lock().tickets.depth())
     }
 }

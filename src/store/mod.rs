@@ -8,6 +8,8 @@
 
 mod memory;
 mod redis;
+mod redis_tickets;
+mod ticket_book;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -25,9 +27,12 @@ pub(crate) async fn redis_connection(
 }
 pub use memory::MemoryStore;
 
-use crate::domain::{
-    AgentId, ConversationId, ConversationState, CustomerProfile, EndReason, Language, Message,
-    Priority, Topic,
+use crate::{
+    domain::{
+        AgentId, ConversationId, ConversationState, CustomerProfile, EndReason, Language, Message,
+        Priority, Topic,
+    },
+    tickets::{Delivery, Filing, Ticket, TicketId, TicketPage, TicketQuery, TicketUpdate, UpdateError},
 };
 
 /// A store failure: the batch was not (wholly) written.
@@ -131,6 +136,12 @@ pub enum Change {
         /// 1-5.
         score: u8,
     },
+    /// It ended unresolved: file it as a new ticket, or append it to the
+    /// customer's open ticket on the same topic. Exactly once per conversation:
+    /// a filing for a conversation that is already in a ticket changes nothing.
+    /// Needs no stored conversation (the filing carries the transcript), so a
+    /// ticket is never lost with a conversation the store lost.
+    Ticketed(Box<Filing>),
 }
 
 impl Change {
@@ -144,6 +155,7 @@ impl Change {
             | Self::Ended { id, .. }
             | Self::Epoch { id, .. }
             | Self::Rated { id, .. } => *id,
+            Self::Ticketed(filing) => filing.conversation,
         }
     }
 }
@@ -216,6 +228,7 @@ impl ConversationRecord {
             }
             Change::Rated { score, .. } => self.rating = Some(*score),
             Change::Epoch { epoch, .. } => self.epoch = *epoch,
+            Change::Ticketed(_) => {}
         }
     }
 
@@ -252,12 +265,21 @@ impl ConversationRecord {
     }
 }
 
-/// Where conversations are kept.
+/// What a commit reports back: the ticket each `Ticketed` change went to (a
+/// new one, the customer's open one, or, for a retried filing, the one it went
+/// to the first time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Conversation → its ticket, in batch order.
+    pub tickets: Vec<(ConversationId, TicketId)>,
+}
+
+/// Where conversations and tickets are kept.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Apply a batch of changes in order, durably, all or nothing as far as the
     /// backend allows.
-    async fn commit(&self, batch: &[Change]) -> Result<(), StoreError>;
+    async fn commit(&self, batch: &[Change]) -> Result<Receipt, StoreError>;
 
     /// One conversation, open or ended (ended ones are kept for a bounded time).
     async fn conversation(
@@ -276,4 +298,49 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn adopt_reset(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// One ticket.
+    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
+
+    /// A page of tickets, newest first.
+    async fn tickets(&self, query: &TicketQuery) -> Result<TicketPage, StoreError>;
+
+    /// Change a ticket's status, assignee or notes, and queue a webhook
+    /// delivery for the new revision if `update.notify`.
+    async fn update_ticket(
+        &self,
+        id: TicketId,
+        update: &TicketUpdate,
+        at: OffsetDateTime,
+    ) -> Result<Ticket, UpdateError>;
+
+    /// Webhook deliveries due at `now`, oldest due first.
+    async fn due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Delivered: out of the outbox for good.
+    async fn delivered(&self, delivery: &Delivery) -> Result<(), StoreError>;
+
+    /// Failed: try again at `at` (the delivery carries its attempts and error).
+    async fn retry_delivery(
+        &self,
+        delivery: &Delivery,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Failed for the last time: into the dead-letter list.
+    async fn dead_letter(&self, delivery: &Delivery) -> Result<(), StoreError>;
+
+    /// The dead-letter list, oldest first.
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Take a dead letter back into the outbox, due now, with its attempts
+    /// reset. False if there is no such dead letter.
+    async fn redeliver(&self, ticket: TicketId, revision: u64) -> Result<bool, StoreError>;
+
+    /// Deliveries waiting (due or backing off), and dead letters.
+    async fn outbox_depth(&self) -> Result<(usize, usize), StoreError>;
 }

@@ -7,6 +7,7 @@
 //!   it without decoding JSON;
 //! - `P msgs:<id>` list: the transcript, one JSON message per entry, index = seq − 1;
 //! - `P open` set: ids of open conversations, to rebuild the hub on start-up.
+//! - tickets and the webhook outbox: see `redis_tickets.rs` (never expire).
 //!
 //! A batch is applied by one Lua script call: one round trip, atomic, all or
 //! nothing (it checks every conversation exists before writing anything), and
@@ -28,10 +29,11 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::{Change, ConversationRecord, Store, StoreError, unavailable};
+use super::{Change, ConversationRecord, Receipt, Store, StoreError, unavailable};
 use crate::{
     config::RedisSettings,
     domain::{ConversationId, CustomerProfile, Language, Message},
+    tickets::{Delivery, Ticket, TicketId, TicketPage, TicketQuery, TicketUpdate, UpdateError},
 };
 
 /// The part of a conversation that never changes after it is opened.
@@ -59,6 +61,8 @@ local lengths = {}
 for _, op in ipairs(ops) do
   if op.o == 'open' then
     opened[op.id] = true
+  elseif op.o == 'ticket' then
+    -- A filing carries all it needs: no stored conversation required.
   elseif not opened[op.id] and redis.call('EXISTS', p .. 'conv:' .. op.id) == 0 then
     return redis.error_reply('MISSING ' .. op.id)
   end
@@ -73,9 +77,12 @@ for _, op in ipairs(ops) do
     lengths[op.id] = len
   end
 end
+local filed = {}
 for _, op in ipairs(ops) do
   local key = p .. 'conv:' .. op.id
-  if op.o == 'open' then
+  if op.o == 'ticket' then
+    filed[#filed + 1] = file_ticket(p, op)
+  elseif op.o == 'open' then
     if redis.call('EXISTS', key) == 0 then
       redis.call('HSET', key, 'header', op.header, 'topic', op.topic,
         'priority', op.priority, 'state', 'queued')
@@ -101,7 +108,8 @@ for _, op in ipairs(ops) do
     redis.call('HSET', key, 'epoch', op.epoch)
   end
 end
-return #ops
+-- The ticket of each filing, in batch order.
+return filed
 "#;
 
 /// A self-reconnecting connection that gives up on a command after `timeout`
@@ -172,7 +180,7 @@ impl std::fmt::Debug for RedisStore {
 }
 
 /// The wire string of a unit enum (`"queued"`, `"vip"` …).
-fn word<T: Serialize>(value: &T) -> Result<String, StoreError> {
+pub(super) fn word<T: Serialize>(value: &T) -> Result<String, StoreError> {
     match serde_json::to_value(value) {
         Ok(Value::String(s)) => Ok(s),
         Ok(other) => Err(unavailable(format!("not a word: {other}"))),
@@ -180,12 +188,12 @@ fn word<T: Serialize>(value: &T) -> Result<String, StoreError> {
     }
 }
 
-fn from_word<T: DeserializeOwned>(word: &str) -> Result<T, StoreError> {
+pub(super) fn from_word<T: DeserializeOwned>(word: &str) -> Result<T, StoreError> {
     serde_json::from_value(Value::String(word.to_string()))
         .map_err(|e| unavailable(format!("corrupt field `{word}`: {e}")))
 }
 
-fn rfc3339(at: &OffsetDateTime) -> Result<String, StoreError> {
+pub(super) fn rfc3339(at: &OffsetDateTime) -> Result<String, StoreError> {
     at.format(&time::format_description::well_known::Rfc3339)
         .map_err(unavailable)
 }
@@ -200,7 +208,8 @@ impl RedisStore {
             connection,
             prefix: settings.prefix.clone(),
             retain_ended_secs: settings.retain_ended_secs,
-            commit: Script::new(COMMIT),
+            // The ticket functions (`file_ticket`) the script calls come first.
+            commit: Script::new(&[super::redis_tickets::LUA_TICKETS, COMMIT].concat()),
             fence: Arc::new(RwLock::new(None)),
             lease_ttl: Duration::from_secs(5),
             epoch: Arc::new(RwLock::new(String::new())),
@@ -291,6 +300,16 @@ impl RedisStore {
         Ok(())
     }
 
+    /// A handle on the connection, for the ticket half of the store.
+    pub(super) fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// The key prefix.
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn current_epoch(&self) -> String {
         self.epoch
             .read()
@@ -367,6 +386,7 @@ impl RedisStore {
             Change::Rated { id, score } => json!({
                 "o": "rate", "id": id.to_string(), "score": score.to_string(),
             }),
+            Change::Ticketed(filing) => super::redis_tickets::encode_filing(filing)?,
         })
     }
 
@@ -454,9 +474,9 @@ impl RedisStore {
 
 #[async_trait]
 impl Store for RedisStore {
-    async fn commit(&self, batch: &[Change]) -> Result<(), StoreError> {
+    async fn commit(&self, batch: &[Change]) -> Result<Receipt, StoreError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Receipt::default());
         }
         let ops = batch
             .iter()
@@ -464,7 +484,7 @@ impl Store for RedisStore {
             .collect::<Result<Vec<_>, _>>()?;
         let ops = serde_json::to_string(&ops).map_err(unavailable)?;
         let mut connection = self.connection.clone();
-        let result: Result<i64, redis::RedisError> = self
+        let result: Result<Vec<String>, redis::RedisError> = self
             .commit
             .arg(&self.prefix)
             .arg(self.retain_ended_secs)
@@ -474,7 +494,21 @@ impl Store for RedisStore {
             .invoke_async(&mut connection)
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(filed) => {
+                // One ticket id per filing, in batch order.
+                let mut filed = filed.into_iter();
+                let mut receipt = Receipt::default();
+                for change in batch {
+                    if let Change::Ticketed(filing) = change {
+                        let ticket = filed
+                            .next()
+                            .and_then(|id| id.parse().ok())
+                            .ok_or_else(|| unavailable("corrupt commit reply: no ticket id"))?;
+                        receipt.tickets.push((filing.conversation, ticket));
+                    }
+                }
+                Ok(receipt)
+            }
             Err(e) if e.code() == Some("FENCED") => Err(StoreError::Fenced),
             Err(e) if e.code() == Some("RESET") => Err(StoreError::Reset),
             Err(e) => {
@@ -530,5 +564,58 @@ impl Store for RedisStore {
             Some(holder) => self.reclaim_lease(&holder).await,
             None => Ok(()),
         }
+    }
+
+    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        super::redis_tickets::ticket(self, id).await
+    }
+
+    async fn tickets(&self, query: &TicketQuery) -> Result<TicketPage, StoreError> {
+        super::redis_tickets::tickets(self, query).await
+    }
+
+    async fn update_ticket(
+        &self,
+        id: TicketId,
+        update: &TicketUpdate,
+        at: OffsetDateTime,
+    ) -> Result<Ticket, UpdateError> {
+        super::redis_tickets::update_ticket(self, id, update, at).await
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        super::redis_tickets::due_deliveries(self, now, limit).await
+    }
+
+    async fn delivered(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        super::redis_tickets::delivered(self, delivery).await
+    }
+
+    async fn retry_delivery(
+        &self,
+        delivery: &Delivery,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        super::redis_tickets::retry_delivery(self, delivery, at).await
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        super::redis_tickets::dead_letter(self, delivery).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        super::redis_tickets::dead_letters(self, limit).await
+    }
+
+    async fn redeliver(&self, ticket: TicketId, revision: u64) -> Result<bool, StoreError> {
+        super::redis_tickets::redeliver(self, ticket, revision).await
+    }
+
+    async fn outbox_depth(&self) -> Result<(usize, usize), StoreError> {
+        super::redis_tickets::outbox_depth(self).await
     }
 }

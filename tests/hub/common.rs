@@ -179,6 +179,7 @@ pub fn agent(id: &str, skills: &[&str], languages: &[&str], capacity: u32) -> Ag
         skills: skills.iter().map(|s| s.to_string()).collect(),
         languages: languages.iter().map(|s| s.to_string()).collect(),
         capacity,
+        role: switchboard::config::AgentRole::Agent,
     }
 }
 
@@ -190,6 +191,10 @@ pub fn config(agents: Vec<AgentConfig>) -> Config {
         ..Config::default()
     };
     config.routing.position_update_ms = 50;
+    // Most tests queue customers before any agent is online: the offer to leave
+    // a message instead is tested on its own (tests/hub/tickets.rs).
+    config.tickets.ticket_when_unserved = false;
+    config.tickets.overflow_eta_secs = 0;
     config
 }
 

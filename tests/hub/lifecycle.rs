@@ -128,27 +128,6 @@ async fn customer_back_within_grace_keeps_its_conversation() {
 }
 
 #[tokio::test]
-async fn queue_timeout_ends_the_conversation() {
-    let mut cfg = config(vec![]);
-    cfg.timeouts.max_queue_wait_secs = 1;
-    let server = TestServer::start(cfg).await;
-    let (mut customer, _) = server.customer("c").await;
-    customer.send(start("earn", None)).await;
-    let conversation = customer.expect("queued").await["conversation_id"].clone();
-    customer.expect_silence(Duration::from_millis(700)).await;
-    let notice = customer.expect("message").await;
-    assert_eq!(notice["from"], "system");
-    let ended = customer.expect("ended").await;
-    assert_eq!(
-        ended,
-        json!({"type": "ended", "conversation_id": conversation, "reason": "abandoned", "ticket_id": null})
-    );
-    let (_status, body) = server.get("/metrics").await;
-    assert!(body.contains("switchboard_conversations_ended_total{reason=\"abandoned\"} 1"));
-    server.shutdown().await;
-}
-
-#[tokio::test]
 async fn no_first_reply_in_time_moves_the_chat_and_sets_the_agent_away() {
     let mut cfg = config(vec![
         agent("ann", &["trading"], &["en"], 3),

@@ -114,6 +114,11 @@ async fn a_client_that_does_not_read_is_closed_and_nobody_waits_for_it() {
     server.shutdown().await;
 }
 
+use switchboard::{
+    store::StoreError,
+    tickets::{Delivery, Ticket, TicketId, TicketPage, TicketQuery, TicketUpdate, UpdateError},
+};
+
 /// A memory store whose commits wait while its gate is shut: stands in for a slow
 /// durable backend, to see that nothing is told before it is stored.
 #[derive(Debug)]
@@ -127,7 +132,7 @@ impl switchboard::store::Store for GatedStore {
     async fn commit(
         &self,
         batch: &[switchboard::store::Change],
-    ) -> Result<(), switchboard::store::StoreError> {
+    ) -> Result<switchboard::store::Receipt, switchboard::store::StoreError> {
         let mut open = self.open.subscribe();
         let _ = open.wait_for(|open| *open).await;
         self.inner.commit(batch).await
@@ -149,6 +154,59 @@ impl switchboard::store::Store for GatedStore {
 
     fn backend(&self) -> &'static str {
         "gated"
+    }
+
+    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.inner.ticket(id).await
+    }
+
+    async fn tickets(&self, query: &TicketQuery) -> Result<TicketPage, StoreError> {
+        self.inner.tickets(query).await
+    }
+
+    async fn update_ticket(
+        &self,
+        id: TicketId,
+        update: &TicketUpdate,
+        at: time::OffsetDateTime,
+    ) -> Result<Ticket, UpdateError> {
+        self.inner.update_ticket(id, update, at).await
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.inner.due_deliveries(now, limit).await
+    }
+
+    async fn delivered(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.inner.delivered(delivery).await
+    }
+
+    async fn retry_delivery(
+        &self,
+        delivery: &Delivery,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.inner.retry_delivery(delivery, at).await
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.inner.dead_letter(delivery).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.inner.dead_letters(limit).await
+    }
+
+    async fn redeliver(&self, ticket: TicketId, revision: u64) -> Result<bool, StoreError> {
+        self.inner.redeliver(ticket, revision).await
+    }
+
+    async fn outbox_depth(&self) -> Result<(usize, usize), StoreError> {
+        self.inner.outbox_depth().await
     }
 }
 
