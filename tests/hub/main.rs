@@ -13,3 +13,4 @@ mod operations;
 mod race;
 mod restart;
 mod routing;
+mod tickets;
