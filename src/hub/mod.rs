@@ -675,8 +675,7 @@ impl Hub {
                         });
                         if matches!(stored, StoreError::Missing(_)) {
                             writes.retain(|change| {
-                                change.conversation() != id
-                                    || matches!(change, Change::Ticketed(_))
+                                change.conversation() != id || matches!(change, Change::Ticketed(_))
                             });
                         }
                     }

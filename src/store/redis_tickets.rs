@@ -375,7 +375,10 @@ async fn ids_below(
         .collect()
 }
 
-pub(super) async fn tickets(store: &RedisStore, query: &TicketQuery) -> Result<TicketPage, StoreError> {
+pub(super) async fn tickets(
+    store: &RedisStore,
+    query: &TicketQuery,
+) -> Result<TicketPage, StoreError> {
     let lower = query.created_since.map_or_else(
         || "-".to_string(),
         |at| format!("[{}", TicketId::lower_bound(at)),
@@ -482,9 +485,7 @@ pub(super) async fn update_ticket(
 fn decode_deliveries(records: &[String]) -> Result<Vec<Delivery>, StoreError> {
     records
         .iter()
-        .map(|r| {
-            serde_json::from_str(r).map_err(|e| unavailable(format!("corrupt delivery: {e}")))
-        })
+        .map(|r| serde_json::from_str(r).map_err(|e| unavailable(format!("corrupt delivery: {e}"))))
         .collect()
 }
 
@@ -563,7 +564,10 @@ pub(super) async fn dead_letter(store: &RedisStore, delivery: &Delivery) -> Resu
     Ok(())
 }
 
-pub(super) async fn dead_letters(store: &RedisStore, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+pub(super) async fn dead_letters(
+    store: &RedisStore,
+    limit: usize,
+) -> Result<Vec<Delivery>, StoreError> {
     list(store, "dead", "+inf", limit).await
 }
 

@@ -97,16 +97,14 @@ impl TicketBook {
             .cursor
             .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         let mut page = TicketPage::default();
-        let mut scanned = 0;
         let mut last = None;
-        for (id, ticket) in self.tickets.range((lower, upper)).rev() {
+        for (scanned, (id, ticket)) in self.tickets.range((lower, upper)).rev().enumerate() {
             if page.tickets.len() == query.limit || scanned == SCAN_BUDGET {
                 // More to see: the cursor is exclusive, so the next page starts
                 // just past the last ticket looked at.
                 page.next_cursor = last;
                 break;
             }
-            scanned += 1;
             last = Some(*id);
             if query.matches(ticket) {
                 page.tickets.push(ticket.clone());
@@ -163,17 +161,19 @@ impl TicketBook {
         let key = (delivery.ticket_id, delivery.revision);
         // Only a delivery still in the outbox: one delivered meanwhile (by a
         // node that overlapped this one) stays delivered.
-        if self.deliveries.contains_key(&key) {
-            self.deliveries.insert(key, delivery.clone());
+        if let Some(kept) = self.deliveries.get_mut(&key) {
+            *kept = delivery.clone();
             self.schedule(key, at);
         }
     }
 
     pub(super) fn kill(&mut self, delivery: &Delivery, at: OffsetDateTime) {
         let key = (delivery.ticket_id, delivery.revision);
-        if self.deliveries.contains_key(&key) {
+        if let Some(kept) = self.deliveries.get_mut(&key) {
+            *kept = delivery.clone();
             self.unschedule(key);
-            self.deliveries.insert(key, delivery.clone());
+            // Once in the list, however often it is dead-lettered.
+            self.dead.retain(|(_, k)| *k != key);
             self.dead.insert((at, key));
         }
     }

@@ -59,9 +59,7 @@ impl std::str::FromStr for TicketId {
 }
 
 /// Where a ticket stands at the helpdesk.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketStatus {
     /// Waiting for the support team.
@@ -84,9 +82,7 @@ impl TicketStatus {
 }
 
 /// Why a conversation became (part of) a ticket.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketReason {
     /// It waited in the queue past `timeouts.max_queue_wait_secs`.

@@ -202,14 +202,8 @@ impl Webhook {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(IDEMPOTENCY_HEADER, delivery.key())
             .header("x-switchboard-event", &delivery.event)
-            .header(
-                "x-switchboard-attempt",
-                (delivery.attempts + 1).to_string(),
-            )
-            .header(
-                SIGNATURE_HEADER,
-                signature(self.secret.as_bytes(), &body),
-            )
+            .header("x-switchboard-attempt", (delivery.attempts + 1).to_string())
+            .header(SIGNATURE_HEADER, signature(self.secret.as_bytes(), &body))
             .body(body)
             .send()
             .await

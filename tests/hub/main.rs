@@ -14,3 +14,4 @@ mod race;
 mod restart;
 mod routing;
 mod tickets;
+mod webhook;

@@ -95,7 +95,10 @@ async fn queue_timeout_files_a_ticket_with_the_whole_transcript() {
     assert!(part["first_response_secs"].is_null());
     let texts = texts(part);
     assert_eq!(texts[0], "My BTC deposit has not arrived");
-    assert!(texts.len() == 3, "question, timeout notice, ticket notice: {texts:?}");
+    assert!(
+        texts.len() == 3,
+        "question, timeout notice, ticket notice: {texts:?}"
+    );
     assert!(texts[2].contains("Support inbox"), "{texts:?}");
     let seqs: Vec<u64> = part["transcript"]
         .as_array()
@@ -119,8 +122,10 @@ async fn no_agent_for_the_topic_offers_to_leave_a_message_at_once() {
     let server = TestServer::start(desk(vec![agent("ann", &["trading"], &["en"], 3)])).await;
     let (mut customer, _) = server.customer("c").await;
     customer
-        .send(json!({"type": "start", "topic": "trading", "text": "Liquidated at the wrong price",
-            "metadata": {"uid": "42"}}))
+        .send(
+            json!({"type": "start", "topic": "trading", "text": "Liquidated at the wrong price",
+            "metadata": {"uid": "42"}}),
+        )
         .await;
     let offline = customer.expect("offline").await;
     assert_eq!(
@@ -147,11 +152,17 @@ async fn no_agent_for_the_topic_offers_to_leave_a_message_at_once() {
     let part = &ticket["conversations"][0];
     assert_eq!(part["metadata"]["uid"], "42");
     let texts = texts(part);
-    assert_eq!(texts[..2], ["Liquidated at the wrong price", "Please answer by email"]);
+    assert_eq!(
+        texts[..2],
+        ["Liquidated at the wrong price", "Please answer by email"]
+    );
 
     // Nothing was queued, and no chat is left open.
     let (_status, metrics) = server.get("/metrics").await;
-    assert!(metrics.contains("switchboard_queue_depth{topic=\"trading\"} 0"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_queue_depth{topic=\"trading\"} 0"),
+        "{metrics}"
+    );
     customer.send(say("c-2", "anyone?")).await;
     assert_eq!(customer.until("error").await["code"], "conflict");
     server.shutdown().await;
@@ -244,7 +255,10 @@ async fn surge_overflow_offers_to_leave_a_message_and_that_ends_the_chat_as_a_ti
     );
     // Only the first in line is left waiting.
     let (_status, metrics) = server.get("/metrics").await;
-    assert!(metrics.contains("switchboard_queue_depth{topic=\"trading\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_queue_depth{topic=\"trading\"} 1"),
+        "{metrics}"
+    );
     drop(first);
     server.shutdown().await;
 }
@@ -283,11 +297,20 @@ async fn leaving_a_message_unprompted_while_queued_and_refused_while_served() {
 
 #[tokio::test]
 async fn agent_escalation_files_the_note_and_frees_the_slot() {
-    let server = TestServer::start(desk(vec![agent("ann", &["deposit_withdrawal"], &["en"], 1)])).await;
+    let server = TestServer::start(desk(vec![agent(
+        "ann",
+        &["deposit_withdrawal"],
+        &["en"],
+        1,
+    )]))
+    .await;
     let (mut ann, _) = server.agent("token-ann").await;
     let (mut customer, _) = server.customer("c").await;
     customer
-        .send(start("deposit_withdrawal", Some("Sent USDT on the wrong network")))
+        .send(start(
+            "deposit_withdrawal",
+            Some("Sent USDT on the wrong network"),
+        ))
         .await;
     let conversation = ann.until("assigned").await["conversation_id"].clone();
     ann.send(reply(&conversation, "a-1", "Let me check")).await;
@@ -311,7 +334,10 @@ async fn agent_escalation_files_the_note_and_frees_the_slot() {
     let part = &ticket["conversations"][0];
     assert_eq!(part["agent"], "ann");
     assert!(part["first_response_secs"].is_u64(), "{part}");
-    assert_eq!(texts(part)[..2], ["Sent USDT on the wrong network", "Let me check"]);
+    assert_eq!(
+        texts(part)[..2],
+        ["Sent USDT on the wrong network", "Let me check"]
+    );
 
     // A conversation Ann no longer holds cannot be escalated again.
     ann.send(json!({"type": "escalate", "conversation_id": conversation}))
@@ -331,7 +357,8 @@ async fn a_customer_gone_with_an_unanswered_message_becomes_a_ticket() {
     let (mut answered, _) = server.customer("answered").await;
     answered.send(start("trading", Some("hi"))).await;
     let first = ann.until("assigned").await["conversation_id"].clone();
-    ann.send(reply(&first, "a-1", "Hello, how can I help?")).await;
+    ann.send(reply(&first, "a-1", "Hello, how can I help?"))
+        .await;
     let _ = answered.until("message").await;
     answered.close().await;
     let ended = ann.until("ended").await;
@@ -348,7 +375,10 @@ async fn a_customer_gone_with_an_unanswered_message_becomes_a_ticket() {
     let ticket_id = ticketed(&mut ann, &second).await;
     let ticket = ticket(&server, &ticket_id).await;
     assert_eq!(ticket["reason"], "customer_left");
-    assert_eq!(texts(&ticket["conversations"][0])[0], "Why was my order cancelled?");
+    assert_eq!(
+        texts(&ticket["conversations"][0])[0],
+        "Why was my order cancelled?"
+    );
     server.shutdown().await;
 }
 
@@ -398,13 +428,8 @@ async fn agent_gone_with_another_agent_online_requeues_instead() {
 
 #[tokio::test]
 async fn repeat_unresolved_chats_on_one_topic_share_one_ticket_and_other_topics_get_their_own() {
-    let server = TestServer::start(desk(vec![agent(
-        "ann",
-        &["trading", "earn"],
-        &["en"],
-        3,
-    )]))
-    .await;
+    let server =
+        TestServer::start(desk(vec![agent("ann", &["trading", "earn"], &["en"], 3)])).await;
     let (mut ann, _) = server.agent("token-ann").await;
     let (mut customer, _) = server.customer("repeat").await;
     let mut tickets = Vec::new();
@@ -421,7 +446,10 @@ async fn repeat_unresolved_chats_on_one_topic_share_one_ticket_and_other_topics_
         tickets.push(ticketed(&mut customer, &conversation).await);
         conversations.push(conversation);
     }
-    assert_eq!(tickets[0], tickets[1], "same customer, same topic: one ticket");
+    assert_eq!(
+        tickets[0], tickets[1],
+        "same customer, same topic: one ticket"
+    );
     assert_ne!(tickets[0], tickets[2], "another topic: another ticket");
 
     let trading = ticket(&server, &tickets[0]).await;
