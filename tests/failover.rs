@@ -19,7 +19,12 @@ use std::{
 use common::*;
 use serde_json::{Value, json};
 
+/// Customers queue before any agent is online here, as in a surge's first
+/// seconds; offering them to leave a message instead is tested in tests/hub.
 const ROSTER: &str = r#"
+[tickets]
+ticket_when_unserved = false
+
 [[agents]]
 id = "ann"
 name = "Ann"
