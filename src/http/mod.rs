@@ -1,7 +1,9 @@
 //! Plain HTTP endpoints: health, Prometheus metrics, and the REST API.
 
 mod api_error;
+mod openapi;
 mod presence;
+mod tickets;
 
 pub use api_error::ApiError;
 pub(crate) use presence::local_snapshot;
@@ -13,7 +15,7 @@ use axum::{
     extract::State,
     http::{StatusCode, header},
     response::IntoResponse,
-    routing::get,
+    routing::{get, post},
 };
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -26,6 +28,17 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/presence", get(presence::presence))
+        .route("/api/tickets", get(tickets::list_tickets))
+        .route(
+            "/api/tickets/{id}",
+            get(tickets::get_ticket).patch(tickets::update_ticket),
+        )
+        .route("/api/webhooks/dead-letters", get(tickets::dead_letters))
+        .route(
+            "/api/webhooks/dead-letters/{ticket_id}/{revision}/retry",
+            post(tickets::retry_dead_letter),
+        )
+        .route("/api/openapi.json", get(openapi::openapi_json))
 }
 
 /// 200 on a matcher (or single node) whose hub answers within a second and

@@ -309,3 +309,69 @@ async fn agents_cannot_touch_conversations_they_do_not_hold() {
     others.still_chatting().await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn bad_ticket_frames_get_clear_errors_and_file_nothing() {
+    let server = TestServer::start(server_config()).await;
+    let mut others = Bystanders::new(&server).await;
+    let (mut customer, _) = server.customer("bad-ticket").await;
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            r#"{"type":"leave_message"}"#,
+            "bad_request",
+            "`leave_message` frame: field `text` is required",
+        ),
+        (
+            r#"{"type":"leave_message","text":"  "}"#,
+            "bad_request",
+            "`leave_message` frame: `text` must not be empty",
+        ),
+        (
+            r#"{"type":"leave_message","text":7}"#,
+            "bad_request",
+            "`leave_message` frame: invalid type",
+        ),
+        (
+            r#"{"type":"leave_message","text":"hi","client_msg_id":""}"#,
+            "bad_request",
+            "client_msg_id",
+        ),
+        // Nothing open and nothing offered: nothing to leave a message for.
+        (
+            r#"{"type":"leave_message","text":"hi","client_msg_id":"l-1"}"#,
+            "conflict",
+            "send `start` first",
+        ),
+    ];
+    for (frame, code, expected) in cases {
+        let error = error_for(&mut customer, frame).await;
+        assert_eq!(error["code"], *code, "{frame} → {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{frame} → {message}");
+    }
+    let long = json!({"type": "leave_message", "client_msg_id": "l-2", "text": "é".repeat(201)});
+    let error = error_for(&mut customer, &long.to_string()).await;
+    assert_eq!(error["code"], "too_large");
+    assert_eq!(error["ref"], "l-2");
+
+    // An agent escalating what it does not hold, or with a note too long.
+    let (mut ann, _) = server.agent("token-ann").await;
+    let stranger = json!({"type": "escalate", "conversation_id": "0190e5b4-0000-7000-8000-000000000000"});
+    let error = error_for(&mut ann, &stranger.to_string()).await;
+    assert_eq!(error["code"], "not_found");
+    let error = error_for(&mut ann, r#"{"type":"escalate","conversation_id":"nope"}"#).await;
+    assert_eq!(error["code"], "bad_request");
+    let noisy = json!({"type": "escalate", "conversation_id": others.conversation,
+        "note": "n".repeat(201)});
+    let error = error_for(&mut ann, &noisy.to_string()).await;
+    assert_eq!(error["code"], "too_large");
+
+    // Nothing was filed, and everyone carries on.
+    let (status, body) = server
+        .get_with("/api/tickets", "Authorization: Bearer token-ann\r\n")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["tickets"], json!([]));
+    others.still_chatting().await;
+    server.shutdown().await;
+}

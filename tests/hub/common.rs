@@ -1,5 +1,5 @@
 //! Test fixtures: a real server on 127.0.0.1:0 in-process, WebSocket clients that
-//! talk real bytes, identity tokens, and a bare HTTP GET.
+//! talk real bytes, identity tokens, and a bare HTTP client.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -137,11 +137,31 @@ impl TestServer {
 /// Status and body of a GET, over a fresh connection; `(0, "")` if nothing
 /// answers within 2 s (a node that was killed).
 pub async fn http_get(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
+    http_request(addr, "GET", path, headers, "").await
+}
+
+/// Status and body of one HTTP/1.1 request over a fresh connection: `headers`
+/// are extra header lines (each ending in `\r\n`); a `body` is sent with its
+/// `Content-Length` (any other method than GET always gets one). `(0, "")` if
+/// nothing answers within 2 s (a node that was killed).
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let length = if method == "GET" && body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.ok()?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}{length}Connection: close\r\n\r\n{body}"
+        );
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).await.ok()?;

@@ -14,4 +14,5 @@ mod race;
 mod restart;
 mod routing;
 mod tickets;
+mod tickets_api;
 mod webhook;
