@@ -673,7 +673,10 @@ impl Config {
                     ));
                 }
                 Some(secret) if secret.len() < 16 => {
-                    return Err(invalid("tickets.webhook_secret", "must be at least 16 bytes"));
+                    return Err(invalid(
+                        "tickets.webhook_secret",
+                        "must be at least 16 bytes",
+                    ));
                 }
                 Some(_) => {}
             }

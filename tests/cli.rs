@@ -70,6 +70,72 @@ fn bad_configuration_stops_start_up_naming_the_key() {
 }
 
 #[test]
+fn bad_ticket_settings_stop_start_up_naming_the_key() {
+    const SECRET: &str = "webhook_secret = \"0123456789abcdef\"\n";
+    refused(
+        &format!("[tickets]\nwebhook_url = \"ftp://helpdesk\"\n{SECRET}"),
+        &[],
+        "tickets.webhook_url",
+    );
+    refused(
+        &format!("[tickets]\nwebhook_url = \"https://\"\n{SECRET}"),
+        &[],
+        "tickets.webhook_url",
+    );
+    refused(
+        "[tickets]\nwebhook_url = \"https://helpdesk.example/hook\"",
+        &[],
+        "tickets.webhook_secret",
+    );
+    refused(
+        "[tickets]\nwebhook_url = \"https://helpdesk.example/hook\"\nwebhook_secret = \"short\"",
+        &[],
+        "tickets.webhook_secret",
+    );
+    for (key, value) in [
+        ("webhook_max_attempts", "0"),
+        ("webhook_max_attempts", "101"),
+        ("webhook_backoff_ms", "0"),
+        ("webhook_backoff_max_secs", "0"),
+        ("webhook_timeout_secs", "0"),
+        ("customer_notice", "\"  \""),
+    ] {
+        refused(
+            &format!("[tickets]\n{key} = {value}"),
+            &[],
+            &format!("tickets.{key}"),
+        );
+    }
+    // The longest retry delay cannot be shorter than the first.
+    refused(
+        "[tickets]\nwebhook_backoff_ms = 5000\nwebhook_backoff_max_secs = 1",
+        &[],
+        "tickets.webhook_backoff_max_secs",
+    );
+    refused(
+        "[tickets]\noverflow_eta_secs = -1",
+        &[],
+        "overflow_eta_secs",
+    );
+    refused(
+        "[tickets]\nticket_when_unserved = \"yes\"",
+        &[],
+        "ticket_when_unserved",
+    );
+    refused("[tickets]\nwebhook = \"https://x\"", &[], "webhook");
+    refused(
+        "[[agents]]\nid = \"a\"\nname = \"A\"\ntoken = \"tok-12345\"\nskills = [\"api\"]\nlanguages = [\"en\"]\nrole = \"boss\"",
+        &[],
+        "role",
+    );
+    refused(
+        "",
+        &[("SWITCHBOARD_TICKETS__WEBHOOK_MAX_ATTEMPTS", "1000")],
+        "tickets.webhook_max_attempts",
+    );
+}
+
+#[test]
 fn unreachable_redis_stops_start_up() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -32,7 +32,9 @@ use crate::{
         AgentId, ConversationId, ConversationState, CustomerProfile, EndReason, Language, Message,
         Priority, Topic,
     },
-    tickets::{Delivery, Filing, Ticket, TicketId, TicketPage, TicketQuery, TicketUpdate, UpdateError},
+    tickets::{
+        Delivery, Filing, Ticket, TicketId, TicketPage, TicketQuery, TicketUpdate, UpdateError,
+    },
 };
 
 /// A store failure: the batch was not (wholly) written.

@@ -356,7 +356,8 @@ async fn bad_ticket_frames_get_clear_errors_and_file_nothing() {
 
     // An agent escalating what it does not hold, or with a note too long.
     let (mut ann, _) = server.agent("token-ann").await;
-    let stranger = json!({"type": "escalate", "conversation_id": "0190e5b4-0000-7000-8000-000000000000"});
+    let stranger =
+        json!({"type": "escalate", "conversation_id": "0190e5b4-0000-7000-8000-000000000000"});
     let error = error_for(&mut ann, &stranger.to_string()).await;
     assert_eq!(error["code"], "not_found");
     let error = error_for(&mut ann, r#"{"type":"escalate","conversation_id":"nope"}"#).await;
@@ -371,7 +372,10 @@ async fn bad_ticket_frames_get_clear_errors_and_file_nothing() {
         .get_with("/api/tickets", "Authorization: Bearer token-ann\r\n")
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["tickets"], json!([]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["tickets"],
+        json!([])
+    );
     others.still_chatting().await;
     server.shutdown().await;
 }

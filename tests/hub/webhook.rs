@@ -227,6 +227,14 @@ async fn on_redis_a_node_restarted_mid_retry_still_delivers() {
     server.shutdown().await;
 
     let server = TestServer::start_with_store(cfg, redis_store(&redis, "hook:").await).await;
+    // The ticket acknowledged before the restart is there after it.
+    let (status, body) = server
+        .get_with(
+            &format!("/api/tickets/{ticket}"),
+            "Authorization: Bearer token-sup\r\n",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let seen = receiver.wait_for(3).await;
     let answered: Vec<u16> = seen.iter().map(|r| r.answered).collect();
     assert_eq!(answered, [500, 500, 200]);
