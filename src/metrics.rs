@@ -96,6 +96,10 @@ pub struct Metrics {
     pub frame_errors: Family<CodeLabel, Counter>,
     /// Sessions closed because they did not drain their outbound queue.
     pub slow_consumers: Counter,
+    /// Webhook deliveries waiting in the outbox (due or backing off).
+    pub webhook_pending: Gauge,
+    /// Webhook deliveries in the dead-letter list.
+    pub webhook_dead: Gauge,
 }
 
 impl Default for Metrics {
@@ -154,6 +158,18 @@ impl Metrics {
             "Conversations filed as tickets, by reason",
             tickets.clone(),
         );
+        let webhook_pending = Gauge::default();
+        registry.register(
+            "webhook_outbox_pending",
+            "Webhook deliveries waiting in the outbox",
+            webhook_pending.clone(),
+        );
+        let webhook_dead = Gauge::default();
+        registry.register(
+            "webhook_dead_letters",
+            "Webhook deliveries in the dead-letter list",
+            webhook_dead.clone(),
+        );
         let webhook = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "webhook_deliveries",
@@ -186,6 +202,8 @@ impl Metrics {
             ended,
             tickets,
             webhook,
+            webhook_pending,
+            webhook_dead,
             csat,
             frame_errors,
             slow_consumers,

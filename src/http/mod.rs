@@ -98,6 +98,13 @@ async fn refresh_gauges(state: &AppState) -> bool {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     refresh_gauges(&state).await;
+    if state.config.tickets.webhook_url.is_some()
+        && let Ok((pending, dead)) = state.store.outbox_depth().await
+    {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        state.metrics.webhook_pending.set(gauge(pending));
+        state.metrics.webhook_dead.set(gauge(dead));
+    }
     (
         [(
             header::CONTENT_TYPE,

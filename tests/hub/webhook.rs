@@ -204,6 +204,15 @@ async fn a_delivery_that_never_succeeds_is_dead_lettered_and_visible_over_the_ap
     let dead: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(dead["dead"], 1, "{dead}");
     assert_eq!(dead["pending"], 0, "{dead}");
+    let (_status, metrics) = server.get("/metrics").await;
+    assert!(
+        metrics.contains("switchboard_webhook_dead_letters 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_webhook_outbox_pending 0"),
+        "{metrics}"
+    );
     let letter = &dead["dead_letters"][0];
     assert_eq!(letter["ticket_id"], ticket);
     assert_eq!(letter["attempts"], 2);
