@@ -393,7 +393,7 @@ impl Hub {
     ) {
         let reference = client_msg_id.clone();
         let conflict = |message: &str| FrameError::new(ErrorCode::Conflict, message);
-        let id = match open {
+        let (id, spec, reason) = match open {
             Some(id) => {
                 if let Some(Placement::Assigned(_)) = self.router.placement(&id) {
                     self.error(
@@ -403,7 +403,19 @@ impl Hub {
                     );
                     return;
                 }
-                id
+                let Some(spec) = self.router.spec(&id) else {
+                    return;
+                };
+                let offered = self
+                    .conversations
+                    .get(&id)
+                    .is_some_and(|c| c.overflow_offered);
+                let reason = if offered {
+                    TicketReason::Overflow
+                } else {
+                    TicketReason::LeftMessage
+                };
+                (id, spec, reason)
             }
             None => {
                 let Some(offer) = self.customers.get_mut(key).and_then(|c| c.offer.take()) else {
@@ -418,20 +430,8 @@ impl Hub {
                 let Some(id) = self.open_conversation(key, offer) else {
                     return;
                 };
-                self.post(
-                    id,
-                    Some(session),
-                    Author::Customer,
-                    None,
-                    client_msg_id.map(SmolStr::from),
-                    Arc::from(text),
-                );
-                self.file_ticket(id, spec, TicketReason::NoAgent, None, now);
-                return;
+                (id, spec, TicketReason::NoAgent)
             }
-        };
-        let Some(spec) = self.router.spec(&id) else {
-            return;
         };
         self.post(
             id,
@@ -441,15 +441,6 @@ impl Hub {
             client_msg_id.map(SmolStr::from),
             Arc::from(text),
         );
-        let reason = if self
-            .conversations
-            .get(&id)
-            .is_some_and(|c| c.overflow_offered)
-        {
-            TicketReason::Overflow
-        } else {
-            TicketReason::LeftMessage
-        };
         self.file_ticket(id, spec, reason, None, now);
     }
 
