@@ -225,11 +225,7 @@ fn ticket_key(prefix: &str, id: TicketId) -> String {
 pub(super) fn encode_filing(filing: &Filing) -> Result<Value, StoreError> {
     let header = TicketHeader {
         id: filing.candidate,
-        customer: TicketCustomer {
-            key: filing.customer.key.clone(),
-            verified: filing.customer.verified,
-            name: filing.customer.name.clone(),
-        },
+        customer: TicketCustomer::from(&filing.customer),
         topic: filing.topic.clone(),
         language: filing.language.clone(),
         created_at: filing.at,

@@ -241,6 +241,16 @@ pub struct TicketCustomer {
     pub name: Option<smol_str::SmolStr>,
 }
 
+impl From<&CustomerProfile> for TicketCustomer {
+    fn from(profile: &CustomerProfile) -> Self {
+        Self {
+            key: profile.key.clone(),
+            verified: profile.verified,
+            name: profile.name.clone(),
+        }
+    }
+}
+
 /// A ticket with everything in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ticket {
@@ -286,11 +296,7 @@ impl Ticket {
     pub fn open(filing: &Filing) -> Self {
         Self {
             id: filing.candidate,
-            customer: TicketCustomer {
-                key: filing.customer.key.clone(),
-                verified: filing.customer.verified,
-                name: filing.customer.name.clone(),
-            },
+            customer: TicketCustomer::from(&filing.customer),
             topic: filing.topic.clone(),
             language: filing.language.clone(),
             priority: filing.priority,
