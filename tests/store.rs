@@ -186,24 +186,25 @@ fn settings(prefix: &str) -> RedisSettings {
     }
 }
 
+/// A Redis store on `redis` under `prefix`.
+async fn connect(redis: &redis_server::RedisServer, prefix: &str) -> RedisStore {
+    RedisStore::connect(&redis.url, &settings(prefix))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn redis_store_keeps_the_contract() {
     let redis = redis_server::RedisServer::start();
-    let store = RedisStore::connect(&redis.url, &settings("contract:"))
-        .await
-        .unwrap();
+    let store = connect(&redis, "contract:").await;
     contract(Arc::new(store)).await;
 }
 
 #[tokio::test]
 async fn redis_prefixes_keep_deployments_apart() {
     let redis = redis_server::RedisServer::start();
-    let one = RedisStore::connect(&redis.url, &settings("one:"))
-        .await
-        .unwrap();
-    let two = RedisStore::connect(&redis.url, &settings("two:"))
-        .await
-        .unwrap();
+    let one = connect(&redis, "one:").await;
+    let two = connect(&redis, "two:").await;
     let id = ConversationId::new();
     one.commit(&[opened(id), message(id, 1, "one")])
         .await
@@ -248,9 +249,7 @@ async fn redis_ended_conversations_expire() {
 #[tokio::test]
 async fn redis_down_is_unavailable_and_back_is_served() {
     let mut redis = redis_server::RedisServer::start();
-    let store = RedisStore::connect(&redis.url, &settings("outage:"))
-        .await
-        .unwrap();
+    let store = connect(&redis, "outage:").await;
     let id = ConversationId::new();
     store.commit(&[opened(id)]).await.unwrap();
     redis.kill();
@@ -924,9 +923,7 @@ async fn memory_store_keeps_the_scan_budget() {
 #[tokio::test]
 async fn redis_store_keeps_the_scan_budget() {
     let redis = redis_server::RedisServer::start();
-    let store = RedisStore::connect(&redis.url, &settings("budget:"))
-        .await
-        .unwrap();
+    let store = connect(&redis, "budget:").await;
     scan_budget_contract(Arc::new(store)).await;
 }
 
@@ -948,22 +945,16 @@ async fn memory_store_keeps_the_outbox_contract() {
 #[tokio::test]
 async fn redis_store_keeps_the_ticket_contract() {
     let redis = redis_server::RedisServer::start();
-    let store = RedisStore::connect(&redis.url, &settings("tickets:"))
-        .await
-        .unwrap();
+    let store = connect(&redis, "tickets:").await;
     ticket_contract(Arc::new(store)).await;
 }
 
 #[tokio::test]
 async fn redis_store_keeps_the_ticket_list_contract() {
     let redis = redis_server::RedisServer::start();
-    let store = RedisStore::connect(&redis.url, &settings("lists:"))
-        .await
-        .unwrap();
+    let store = connect(&redis, "lists:").await;
     // Another deployment's tickets on the same Redis stay out of the lists.
-    let neighbour = RedisStore::connect(&redis.url, &settings("list:"))
-        .await
-        .unwrap();
+    let neighbour = connect(&redis, "list:").await;
     neighbour
         .commit(&[file(&filing(ConversationId::new(), "u:1", "trading"))])
         .await
@@ -974,18 +965,14 @@ async fn redis_store_keeps_the_ticket_list_contract() {
 #[tokio::test]
 async fn redis_store_keeps_the_outbox_contract() {
     let redis = redis_server::RedisServer::start();
-    let store = RedisStore::connect(&redis.url, &settings("outbox:"))
-        .await
-        .unwrap();
+    let store = connect(&redis, "outbox:").await;
     outbox_contract(Arc::new(store)).await;
 }
 
 #[tokio::test]
 async fn redis_refuses_a_filing_under_a_stale_fence_whole() {
     let redis = redis_server::RedisServer::start();
-    let store = RedisStore::connect(&redis.url, &settings("fence:"))
-        .await
-        .unwrap();
+    let store = connect(&redis, "fence:").await;
     let id = ConversationId::new();
     store.commit(&[opened(id)]).await.unwrap();
     // Nobody holds the lease under this value: the term is over.
