@@ -417,6 +417,10 @@ impl Config {
             agent.token = "<redacted>".into();
         }
         copy.redis_url = copy.redis_url.as_deref().map(redact_url);
+        if copy.tickets.webhook_secret.is_some() {
+            copy.tickets.webhook_secret = Some("<redacted>".into());
+        }
+        copy.tickets.webhook_url = copy.tickets.webhook_url.as_deref().map(redact_url);
         copy
     }
 

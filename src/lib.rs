@@ -14,12 +14,12 @@
 //! | [`error`] | wire error codes and close codes, one table each |
 //! | [`identity`] | customer identity: visitor ids and signed identity tokens |
 //! | [`session`] | one WebSocket connection: hello, read loop, bounded writer |
-//! | [`hub`] | the owner of routing state: queue, agents, conversations, timers |
+//! | [`hub`] | the owner of routing state: queue, agents, conversations, timers, and the one path from an unanswered chat to a ticket |
 //! | [`hub::router`] | the matcher: queues, agent availability, O(log n) per event |
-//! | [`store`] | durable record behind a trait: `memory` (one node) and `redis` |
-//! | [`tickets`] | tickets from unresolved chats, and the helpdesk webhook |
+//! | [`store`] | durable record behind a trait: `memory` (one node) and `redis`; conversations, tickets and the webhook outbox |
+//! | [`tickets`] | tickets from chats that end without an agent's answer (the ticket model: reasons, statuses, how a later chat joins the customer's open ticket on its topic), the webhook outbox's deliveries, and the helpdesk webhook worker |
 //! | [`cluster`] | several nodes on one Redis: the matcher lease and its fence |
-//! | [`http`] | `/healthz`, `/metrics` |
+//! | [`http`] | plain HTTP: the REST API (tickets and webhook dead letters, presence), its OpenAPI document, `/healthz` and `/metrics` |
 //! | [`metrics`] | Prometheus registry of the node |
 //! | [`presence`] | which agents are on duty on which node, by heartbeat with a TTL |
 //! | [`server`] | routes, shared state, `run(listener, config, shutdown)` |

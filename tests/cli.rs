@@ -188,6 +188,14 @@ fn check_config_masks_secrets_and_ignores_the_log_filter() {
         .args(["check-config", "--config", example])
         .env("SWITCHBOARD_LOG", "debug")
         .env("SWITCHBOARD_TIMEOUTS__HELLO_SECS", "3")
+        .env(
+            "SWITCHBOARD_TICKETS__WEBHOOK_URL",
+            "https://desk:hunter2hunter2@helpdesk.example/hook",
+        )
+        .env(
+            "SWITCHBOARD_TICKETS__WEBHOOK_SECRET",
+            "whsec-0123456789abcdef",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -197,6 +205,9 @@ fn check_config_masks_secrets_and_ignores_the_log_filter() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("hello_secs = 3"), "{stdout}");
+    assert!(!stdout.contains("whsec-0123456789abcdef"), "{stdout}");
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(stdout.contains("helpdesk.example/hook"), "{stdout}");
     let example_text = std::fs::read_to_string(example).unwrap();
     for line in example_text
         .lines()

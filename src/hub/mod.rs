@@ -622,8 +622,14 @@ impl Hub {
                             "the store lost its data (restart without persistence, or failover to an empty replica): writing back every open conversation and resyncing their sessions"
                         );
                         // The open conversations' whole state supersedes the
-                        // batch; what it held for ended ones was lost with them.
+                        // batch; what it held for ended ones was lost with them,
+                        // but not their tickets: a filing carries all it needs.
+                        let filings: Vec<Change> = writes
+                            .into_iter()
+                            .filter(|change| matches!(change, Change::Ticketed(_)))
+                            .collect();
                         writes = self.reseed();
+                        writes.extend(filings);
                         continue;
                     }
                     if !self

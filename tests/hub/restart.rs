@@ -220,6 +220,41 @@ async fn a_redis_that_lost_its_data_is_written_back_and_sessions_resync() {
 }
 
 #[tokio::test]
+async fn a_ticket_filed_as_redis_comes_back_empty_is_not_lost() {
+    let mut redis = RedisServer::start(); // persists nothing: a restart wipes it
+    let store = redis_store(&redis, "wiped:").await;
+    let server = TestServer::start_with_store(roster(), store.clone()).await;
+    let (mut ann, _) = server.agent("token-ann").await;
+    let (mut customer, _) = server.customer("c").await;
+    customer
+        .send(start("trading", Some("where is my BTC?")))
+        .await;
+    let conversation = ann.until("assigned").await["conversation_id"].clone();
+
+    // The escalation's commit (notice, filing, end) is the first to meet the
+    // empty store: the hub writes back what is open, and the filing with it.
+    redis.restart();
+    ann.send(json!({"type": "escalate", "conversation_id": conversation,
+        "note": "filed across a reset"}))
+        .await;
+    let ended = customer.until("ended").await;
+    assert_eq!(ended["reason"], "ticketed");
+    let id: switchboard::tickets::TicketId =
+        serde_json::from_value(ended["ticket_id"].clone()).expect("a ticket id");
+    let ticket = store
+        .ticket(id)
+        .await
+        .unwrap()
+        .expect("the ticket is stored");
+    assert_eq!(ticket.notes[0].text, "filed across a reset");
+    assert_eq!(
+        ticket.conversations[0].transcript[0].text.as_ref(),
+        "where is my BTC?"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_log_that_lost_its_tail_is_written_back_whole() {
     let redis = RedisServer::start();
     let server = TestServer::start_with_store(roster(), redis_store(&redis, "tail:").await).await;
