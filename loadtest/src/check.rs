@@ -1,0 +1,1 @@
+//! The correctness checker (in progress).

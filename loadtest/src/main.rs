@@ -1,0 +1,3 @@
+//! `switchboard-loadtest`: the command line.
+
+fn main() {}
