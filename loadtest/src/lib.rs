@@ -10,9 +10,22 @@
 //! | [`check`] | the correctness checker |
 //! | [`report`] | the JSON and HTML reports |
 //! | [`floor`] | the transport floor: a bare WebSocket relay with no hub logic |
+//! | [`runner`] | a run: agents, open-loop arrivals, faults, progress, drain, check, report |
+//! | [`customer`], [`agent`] | the simulated clients |
+//! | [`client`] | one connection: source-address spreading, WebSocket, JSON frames |
+//! | [`stats`] | histograms, counters, per-second buckets, the event log |
+//! | [`sampler`] | the servers' RSS, CPU, socket memory and queue depth |
+//! | [`assemble`] | the report from what a run recorded |
 
+pub mod agent;
+pub mod assemble;
 pub mod check;
+pub mod client;
+pub mod customer;
 pub mod events;
 pub mod floor;
 pub mod report;
+pub mod runner;
+pub mod sampler;
 pub mod scenario;
+pub mod stats;
