@@ -6,13 +6,14 @@
 
 #[path = "hub/common.rs"]
 mod common;
+#[path = "support/node.rs"]
+mod node;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
 use std::{
-    io::{BufRead, BufReader},
     net::SocketAddr,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -51,27 +52,16 @@ impl Node {
         id: &str,
         env: &[(&str, &str)],
     ) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
             .envs(env.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .args(["--redis-url", &redis.url])
             .env("SWITCHBOARD_NODE_ID", id)
             .env("SWITCHBOARD_CLUSTER__LEASE_SECS", "1")
-            .env("SWITCHBOARD_REDIS__PREFIX", "failover:")
-            .env_remove("SWITCHBOARD_LISTEN")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("node exited early").unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.trim().parse().unwrap();
-            }
-        };
-        // Keep draining logs so the node never blocks on a full pipe.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+            .env("SWITCHBOARD_REDIS__PREFIX", "failover:");
+        let (child, addr) = node::spawn_listening(command);
         Self { child, addr }
     }
 

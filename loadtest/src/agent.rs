@@ -50,8 +50,11 @@ pub async fn run(run: Arc<Run>, plan: AgentPlan) {
     let mut session = 0;
     let mut held: HashMap<String, Held> = HashMap::new();
     let mut last_seq: HashMap<String, u64> = HashMap::new();
+    // Reply keys stay unique across reconnects: a reused key would be taken
+    // for a resend of an earlier reply.
+    let mut replies = 0u64;
     while !run.stop.is_cancelled() {
-        let result = serve(&run, &plan, session, &mut held, &mut last_seq).await;
+        let result = serve(&run, &plan, session, &mut held, &mut last_seq, &mut replies).await;
         if run.stop.is_cancelled() {
             break;
         }
@@ -75,6 +78,7 @@ async fn serve(
     session: u32,
     held: &mut HashMap<String, Held>,
     last_seq: &mut HashMap<String, u64>,
+    replies: &mut u64,
 ) -> Result<(), ClientError> {
     let rec = run.rec.clone();
     let me = SessionRef {
@@ -96,7 +100,6 @@ async fn serve(
     let resolve_after = run.scenario.agents.resolve_after;
     let mut due: BTreeMap<(Instant, u64), Due> = BTreeMap::new();
     let mut tie = 0u64;
-    let mut replies = 0u64;
     let mut sent_at: HashMap<String, u64> = HashMap::new();
     let draw = |think: crate::scenario::Range| {
         let ms = think.min + fastrand::f64() * (think.max - think.min);
@@ -186,6 +189,11 @@ async fn serve(
                         last_seq.remove(&conversation);
                         due.retain(|_, d| !matches!(d, Due::Reply(c) | Due::Resolve(c) if *c == conversation));
                     }
+                    "resync" => {
+                        // The whole transcript follows again, from seq 1.
+                        rec.count("agent_resyncs", 1);
+                        rec.event(Event::Follow { at_us: rec.now_us(), session: me.clone(), conversation: conversation.clone(), from_seq: 0 });
+                    }
                     "error" => {
                         let code = frame["code"].as_str().unwrap_or_default().to_string();
                         rec.count(&format!("agent_errors_{code}"), 1);
@@ -206,7 +214,7 @@ async fn serve(
                         let Some(entry) = held.get_mut(&conversation) else { continue };
                         entry.reply_due = false;
                         entry.answered += 1;
-                        replies += 1;
+                        *replies += 1;
                         let id = format!("{}-r{replies}", plan.id);
                         let at = rec.now_us();
                         conn.send(&json!({"type": "message", "conversation_id": conversation,

@@ -155,7 +155,9 @@ impl Conn {
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return Err(ClientError::Closed(
-                        frame.map(|f| format!("{} {}", f.code, f.reason)).unwrap_or_default(),
+                        frame
+                            .map(|f| format!("{} {}", f.code, f.reason))
+                            .unwrap_or_default(),
                     ));
                 }
                 Some(Ok(_)) => {}

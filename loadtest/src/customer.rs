@@ -3,11 +3,7 @@
 //! some open a second tab, drop and resume their connection, or repeat their
 //! `start`. Everything it sees goes to the event log.
 
-use std::{
-    collections::HashMap,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -52,6 +48,11 @@ pub struct Plan {
 
 /// Longest a customer waits for any one frame once served.
 const SILENCE: Duration = Duration::from_secs(60);
+/// The session number of a second tab (the first tab's reconnects count up
+/// from 0).
+const SECOND_TAB: u32 = 1000;
+/// Reconnection attempts after a broken connection before giving up.
+const RECONNECT_ATTEMPTS: u32 = 8;
 
 struct Chat {
     plan: Plan,
@@ -114,7 +115,8 @@ impl Chat {
             .await?
             .counted(&self.run.rec);
         conn.send(&self.hello(resume.as_ref().map(|(c, s)| (c.as_str(), *s))))
-            .await?;
+            .await
+            .ok();
         let welcome = loop {
             let frame = conn.recv_within(Duration::from_secs(10)).await?;
             if frame["type"] == "welcome" {
@@ -131,29 +133,86 @@ impl Chat {
         rec.event(Event::Welcome {
             at_us: rec.now_us(),
             session: self.me(),
-            conversation: shown,
+            conversation: shown.clone(),
             expected: resume.as_ref().map(|(c, _)| c.clone()),
         });
-        if let Some((conversation, last_seq)) = resume {
-            rec.event(Event::Follow {
+        match (resume, shown) {
+            (Some((conversation, last_seq)), _) => rec.event(Event::Follow {
                 at_us: rec.now_us(),
                 session: self.me(),
                 conversation,
                 from_seq: last_seq,
-            });
+            }),
+            // A `start` whose answer was lost with the connection: the chat is
+            // open, and its whole transcript is replayed.
+            (None, Some(shown)) if self.conversation.is_none() && self.started_us > 0 => {
+                self.learn(&json!({"conversation_id": shown}), false);
+            }
+            _ => {}
         }
         Ok(conn)
     }
 
-    async fn send_message(&mut self, conn: &mut Conn) -> Result<(), ClientError> {
+    /// The connection broke (its node died, or closed it for a matcher change):
+    /// reconnect to the next target and resume, as the widget does. Messages not
+    /// yet acknowledged are sent again with their keys; a `start` whose answer
+    /// never came is sent again.
+    async fn reconnect(&mut self) -> Result<Conn, ClientError> {
+        let rec = self.run.rec.clone();
+        let mut last = None;
+        for attempt in 1..=RECONNECT_ATTEMPTS {
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            self.plan.target += 1;
+            self.session += 1;
+            rec.count("reconnects", 1);
+            let resume = self.conversation.clone().map(|c| (c, self.last_seq));
+            match self.connect(resume).await {
+                Ok(mut conn) => {
+                    if self.conversation.is_none() {
+                        conn.send(&self.start_frame()).await.ok();
+                    }
+                    let mut unacked: Vec<(String, u64)> =
+                        self.sent_at.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                    unacked.sort_by_key(|(_, at)| *at);
+                    for (id, at) in unacked {
+                        if id.ends_with("-m1") || self.conversation.is_none() {
+                            continue; // the `start` above carries it
+                        }
+                        conn.send(&json!({"type": "message", "client_msg_id": id,
+                            "text": stamped("and one more detail", at)}))
+                            .await
+                            .ok();
+                        self.run.rec.event(Event::Sent {
+                            at_us: rec.now_us(),
+                            session: self.me(),
+                            conversation: self.conversation.clone(),
+                            client_msg_id: id,
+                        });
+                    }
+                    return Ok(conn);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ClientError::Closed(String::new())))
+    }
+
+    fn start_frame(&self) -> Value {
+        json!({"type": "start", "topic": self.plan.topic, "language": self.plan.language,
+            "client_msg_id": format!("{}-m1", self.plan.visitor),
+            "text": stamped(&self.plan.first_text, self.started_us),
+            "metadata": {"uid": self.plan.visitor}})
+    }
+
+    async fn send_message(&mut self, conn: &mut Conn) {
         self.sent += 1;
         let id = format!("{}-m{}", self.plan.visitor, self.sent);
         let at = self.run.rec.now_us();
         conn.send(&json!({"type": "message", "client_msg_id": id,
             "text": stamped("and one more detail", at)}))
-            .await?;
+            .await
+            .ok();
         self.note_sent(id, at);
-        Ok(())
     }
 
     fn note_sent(&mut self, id: String, at: u64) {
@@ -187,7 +246,10 @@ impl Chat {
                 conversation: id.to_string(),
                 repeated: false,
             });
-            rec.latency(Latency::StartQueued, rec.now_us().saturating_sub(self.started_us));
+            rec.latency(
+                Latency::StartQueued,
+                rec.now_us().saturating_sub(self.started_us),
+            );
         } else if repeated {
             rec.event(Event::Started {
                 at_us: rec.now_us(),
@@ -221,7 +283,10 @@ impl Chat {
                 }
                 if !self.assigned {
                     self.assigned = true;
-                    rec.latency(Latency::QueueWait, rec.now_us().saturating_sub(self.started_us));
+                    rec.latency(
+                        Latency::QueueWait,
+                        rec.now_us().saturating_sub(self.started_us),
+                    );
                     rec.in_second(|s| s.assignments += 1);
                     rec.count("assigned", 1);
                 }
@@ -232,7 +297,8 @@ impl Chat {
                 let at = rec.now_us();
                 conn.send(&json!({"type": "leave_message", "client_msg_id": id,
                     "text": stamped("please answer by email", at)}))
-                    .await?;
+                    .await
+                    .ok();
                 self.note_sent(id, at);
                 rec.count("offline", 1);
             }
@@ -263,7 +329,9 @@ impl Chat {
                     rec.latency(Latency::MessageEcho, rec.now_us().saturating_sub(sent));
                 }
                 if from == "agent" {
-                    rec.count("messages_delivered", 1);
+                    if self.session != SECOND_TAB {
+                        rec.count("messages_delivered", 1);
+                    }
                     if let Some(sent) = frame["text"].as_str().and_then(stamp_of) {
                         rec.latency(Latency::MessageDelivery, rec.now_us().saturating_sub(sent));
                     }
@@ -292,12 +360,17 @@ impl Chat {
                 rec.event(Event::Ended {
                     at_us: rec.now_us(),
                     session: self.me(),
-                    conversation: frame["conversation_id"].as_str().unwrap_or_default().to_string(),
+                    conversation: frame["conversation_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                     reason: reason.clone(),
                     ticket_id: frame["ticket_id"].as_str().map(str::to_string),
                 });
-                rec.count(&format!("ended_{reason}"), 1);
-                rec.in_second(|s| s.ended += 1);
+                if self.session != SECOND_TAB {
+                    rec.count(&format!("ended_{reason}"), 1);
+                    rec.in_second(|s| s.ended += 1);
+                }
                 return Ok(true);
             }
             "error" => {
@@ -379,15 +452,25 @@ fn failure_kind(e: &ClientError) -> &'static str {
 }
 
 async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
-    let mut conn = chat.connect(None).await?;
+    // A node that is down: the next one, as a load balancer would route.
+    let mut attempt = 0;
+    let mut conn = loop {
+        match chat.connect(None).await {
+            Ok(conn) => break conn,
+            Err(e) if attempt + 1 >= chat.run.targets.len() * 2 => return Err(e),
+            Err(_) => {
+                attempt += 1;
+                chat.plan.target += 1;
+                chat.session += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
     let rec = chat.run.rec.clone();
     chat.sent = 1;
     let id = format!("{}-m1", chat.plan.visitor);
     chat.started_us = rec.now_us();
-    conn.send(&json!({"type": "start", "topic": chat.plan.topic, "language": chat.plan.language,
-        "client_msg_id": id, "text": stamped(&chat.plan.first_text, chat.started_us),
-        "metadata": {"uid": chat.plan.visitor}}))
-        .await?;
+    conn.send(&chat.start_frame()).await.ok();
     chat.note_sent(id, chat.started_us);
     rec.count("chats_started", 1);
     let patience = Instant::now() + chat.plan.patience;
@@ -400,7 +483,14 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
         };
         tokio::select! {
             frame = conn.recv() => {
-                let frame = frame?;
+                let frame = match frame {
+                    Ok(frame) => frame,
+                    Err(ClientError::Closed(_) | ClientError::Io(_)) => {
+                        conn = chat.reconnect().await?;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let was_assigned = chat.assigned;
                 if chat.on_frame(&mut conn, frame).await? {
                     break;
@@ -420,16 +510,20 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
                         // Out of patience: leave the queue.
                         chat.closing = true;
                         rec.count("gave_up", 1);
-                        conn.send(&json!({"type": "close"})).await?;
+                        conn.send(&json!({"type": "close"}))
+            .await
+            .ok();
                         continue;
                     }
                     return Err(ClientError::Timeout(SILENCE));
                 };
                 match action {
-                    Action::Send => chat.send_message(&mut conn).await?,
+                    Action::Send => chat.send_message(&mut conn).await,
                     Action::Close => {
                         chat.closing = true;
-                        conn.send(&json!({"type": "close"})).await?;
+                        conn.send(&json!({"type": "close"}))
+            .await
+            .ok();
                     }
                     Action::SecondTab => {
                         if let Some(conversation) = chat.conversation.clone() {
@@ -440,14 +534,16 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
                     Action::Reconnect => {
                         if let Some(conversation) = chat.conversation.clone() {
                             drop(conn);
-                            chat.session += 10;
+                            chat.session += 1;
                             rec.count("reconnects", 1);
                             conn = chat.connect(Some((conversation, chat.last_seq))).await?;
                         }
                     }
                     Action::RepeatStart => {
                         chat.repeat_pending = true;
-                        conn.send(&json!({"type": "start", "topic": chat.plan.topic})).await?;
+                        conn.send(&json!({"type": "start", "topic": chat.plan.topic}))
+            .await
+            .ok();
                     }
                 }
                 if chat.next.is_none()
@@ -473,7 +569,7 @@ async fn second_tab(run: Arc<Run>, plan: Plan, conversation: String) {
     let mut chat = Chat {
         plan,
         run,
-        session: 1,
+        session: SECOND_TAB,
         conversation: Some(conversation.clone()),
         assigned: true,
         started_us: 0,

@@ -10,7 +10,11 @@ use switchboard_loadtest::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard-loadtest", version, about = "Prove a market-rally surge before it comes")]
+#[command(
+    name = "switchboard-loadtest",
+    version,
+    about = "Prove a market-rally surge before it comes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,6 +44,9 @@ enum Command {
         /// No progress line.
         #[arg(long)]
         quiet: bool,
+        /// Keep the event log (`events.jsonl`) even when the run passes.
+        #[arg(long)]
+        keep_events: bool,
     },
     /// Print the `[[agents]]` roster the server needs for a scenario's agent pool.
     Roster {
@@ -69,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
             out,
             drain_secs,
             quiet,
+            keep_events,
         } => {
             Scenario::check_scale(scale)?;
             let scenario = load(&scenario, scale, targets)?;
@@ -81,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
                 command,
                 drain_secs,
                 progress: !quiet,
+                keep_events,
             })
             .await
             .context("the run failed")?;
@@ -90,7 +99,10 @@ async fn main() -> anyhow::Result<()> {
                 out.join("report.html").display()
             );
             if !outcome.clean {
-                eprintln!("FAIL: {} correctness violations", outcome.report.violations.len());
+                eprintln!(
+                    "FAIL: {} correctness violations",
+                    outcome.report.violations.len()
+                );
                 std::process::exit(1);
             }
             eprintln!("PASS: 0 correctness violations");

@@ -4,11 +4,7 @@
 //! times, a progress line every second, then a drain, the correctness check,
 //! and the report.
 
-use std::{
-    path::PathBuf,
-    sync::Arc,
-    time::Duration,
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::json;
@@ -17,10 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     agent::{self, AgentPlan},
+    assemble,
     check::{self, CheckSettings},
     client::Sources,
     customer::{self, Plan},
-    assemble,
     report::{self, Report},
     sampler::Sampler,
     scenario::{Range, Scenario},
@@ -59,6 +55,20 @@ pub struct Options {
     pub drain_secs: u64,
     /// Print the progress line.
     pub progress: bool,
+    /// Write the event log (`events.jsonl`) even when the run is clean.
+    pub keep_events: bool,
+}
+
+/// The event log, one JSON object a line, for a second look at a failed run.
+fn write_events(events: &[crate::events::Event], path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for event in events {
+        serde_json::to_writer(&mut file, event)?;
+        file.write_all(b"\n")?;
+    }
+    file.flush()?;
+    Ok(())
 }
 
 /// What a run ended with.
@@ -104,7 +114,9 @@ fn plan(scenario: &Scenario, run_tag: &str, n: u64, targets: usize) -> Plan {
     let visitor = format!("lt-{run_tag}-{n}");
     let vip = c.identity_secret.is_some() && fastrand::f64() < c.vip_share;
     let identity = if vip {
-        c.identity_secret.as_deref().and_then(|s| identity(s, &visitor))
+        c.identity_secret
+            .as_deref()
+            .and_then(|s| identity(s, &visitor))
     } else {
         None
     };
@@ -212,7 +224,8 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
     .await
     .is_ok();
     if !drained {
-        run.rec.count("customers_cut_at_drain", customers.len() as u64);
+        run.rec
+            .count("customers_cut_at_drain", customers.len() as u64);
         customers.abort_all();
     }
     run.stop.cancel();
@@ -231,6 +244,10 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
 
     let events = run.rec.take_events();
     let verdict = check::check(&events, &CheckSettings::default());
+    std::fs::create_dir_all(&options.out)?;
+    if options.keep_events || !verdict.is_clean() {
+        write_events(&events, &options.out.join("events.jsonl"))?;
+    }
     let report = assemble::build(assemble::Inputs {
         scenario: &scenario,
         scale: options.scale,
@@ -265,7 +282,9 @@ fn spawn_faults(scenario: &Scenario, pids: &[u32]) -> Vec<tokio::task::JoinHandl
                     command.env(format!("SERVER_PID_{i}"), pid.to_string());
                 }
                 match command.status().await {
-                    Ok(status) => eprintln!("fault at {}s: `{}` → {status}", fault.at_secs, fault.run),
+                    Ok(status) => {
+                        eprintln!("fault at {}s: `{}` → {status}", fault.at_secs, fault.run)
+                    }
                     Err(e) => eprintln!("fault at {}s: `{}` failed: {e}", fault.at_secs, fault.run),
                 }
             })
@@ -303,7 +322,9 @@ async fn progress_line(run: Arc<Run>, scenario: Scenario) {
             rate = scenario.rate_at(t),
             arr = last.map_or(0, |s| s.arrivals),
             asg = last.map_or(0, |s| s.assignments),
-            waiting = started.saturating_sub(assigned).saturating_sub(rec.counter("gave_up")),
+            waiting = started
+                .saturating_sub(assigned)
+                .saturating_sub(rec.counter("gave_up")),
             wait = p99(crate::stats::Latency::QueueWait),
             del = p99(crate::stats::Latency::MessageDelivery),
             fail = rec.counter("customers_failed"),

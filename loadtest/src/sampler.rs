@@ -86,11 +86,17 @@ impl Sampler {
                     };
                     let ticks = cpu_ticks(pid);
                     let cpu_percent = match (ticks, last_cpu[i]) {
-                        (Some(now), Some(before)) => (now.saturating_sub(before)) as f64 / TICKS * 100.0,
+                        (Some(now), Some(before)) => {
+                            (now.saturating_sub(before)) as f64 / TICKS * 100.0
+                        }
                         _ => 0.0,
                     };
                     last_cpu[i] = ticks;
-                    point.processes.push(ProcessPoint { pid, rss_bytes, cpu_percent });
+                    point.processes.push(ProcessPoint {
+                        pid,
+                        rss_bytes,
+                        cpu_percent,
+                    });
                 }
                 let mut depth = None;
                 for target in &self.targets {
@@ -152,14 +158,19 @@ pub async fn http_get(target: &str, path: &str) -> Option<String> {
     let response = tokio::time::timeout(Duration::from_secs(1), exchange)
         .await
         .ok()??;
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
 }
 
 /// Sum of `switchboard_queue_depth` in a target's `/metrics`.
 async fn queue_depth(target: &str) -> Option<u64> {
     let body = http_get(target, "/metrics").await?;
     let mut total = None;
-    for line in body.lines().filter(|l| l.starts_with("switchboard_queue_depth{")) {
+    for line in body
+        .lines()
+        .filter(|l| l.starts_with("switchboard_queue_depth{"))
+    {
         if let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<u64>().ok()) {
             *total.get_or_insert(0) += value;
         }
