@@ -14,6 +14,7 @@
 //! | [`customer`], [`agent`] | the simulated clients |
 //! | [`client`] | one connection: source-address spreading, WebSocket, JSON frames |
 //! | [`stats`] | histograms, counters, per-second buckets, the event log |
+//! | [`idle`] | idle capacity: connections held open, their memory cost |
 //! | [`sampler`] | the servers' RSS, CPU, socket memory and queue depth |
 //! | [`assemble`] | the report from what a run recorded |
 
@@ -24,6 +25,7 @@ pub mod client;
 pub mod customer;
 pub mod events;
 pub mod floor;
+pub mod idle;
 pub mod report;
 pub mod runner;
 pub mod sampler;

@@ -172,6 +172,46 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
     let sampler = Sampler::new(options.server_pids.clone(), run.targets.clone());
     let sampling = sampler.spawn(run.rec.clone(), run.stop.clone());
 
+    if let Some(idle) = scenario.idle.clone() {
+        check_descriptors(u64::from(idle.connections))?;
+        let cost = crate::idle::hold(run.clone(), idle, &options.server_pids, &run_tag).await;
+        let samples = sampling.await.unwrap_or_default();
+        let verdict = check::check(&run.rec.take_events(), &CheckSettings::default());
+        let mut report = assemble::build(assemble::Inputs {
+            scenario: &scenario,
+            scale: options.scale,
+            started_at,
+            command: options.command.clone(),
+            recorder: &run.rec,
+            samples,
+            verdict: &verdict,
+        });
+        report
+            .counters
+            .insert("idle_rss_growth_bytes".into(), cost.rss_growth_bytes);
+        report.counters.insert(
+            "idle_rss_bytes_per_connection".into(),
+            cost.per_connection(),
+        );
+        report
+            .counters
+            .insert("idle_tcp_mem_growth_pages".into(), cost.tcp_mem_growth_pages);
+        if cost.dropped > 0 || cost.failed > 0 {
+            report.violations.push(json!({
+                "kind": "idle_connections_lost",
+                "detail": format!("{} dropped by the server while held, {} never opened", cost.dropped, cost.failed),
+            }));
+            report.verdict = "fail".into();
+        }
+        std::fs::create_dir_all(&options.out)?;
+        report::write_json(&report, &options.out.join("report.json"))?;
+        report::write_html(&report, &options.out.join("report.html"))?;
+        return Ok(Outcome {
+            clean: report.passed(),
+            report,
+        });
+    }
+
     // Agents first, all online before the first customer.
     let mut agents = JoinSet::new();
     for n in 0..scenario.agents.count {
@@ -264,6 +304,37 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
         clean: verdict.is_clean(),
         report,
     })
+}
+
+/// Can this process hold `connections` more sockets? If not, say what to raise.
+fn check_descriptors(connections: u64) -> anyhow::Result<()> {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let Some(line) = limits.lines().find(|l| l.starts_with("Max open files")) else {
+        return Ok(());
+    };
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (Some(&soft), Some(&hard)) = (numbers.first(), numbers.get(1)) else {
+        return Ok(());
+    };
+    // Room for the runtime, the sampler and the report files.
+    let needed = connections + 64;
+    if needed > soft {
+        anyhow::bail!(
+            "{connections} connections need about {needed} file descriptors, but this process may open {soft} \
+             (hard limit {hard}). Raise it with `ulimit -n {needed}`{}, or split the load over \
+             several load-tester processes, each with a share of the connections and its own \
+             source addresses (`[targets] source_addresses`).",
+            if needed > hard {
+                " after raising the hard limit (`/etc/security/limits.conf`, and `fs.nr_open` past 1048576)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
 }
 
 /// Each fault's command at its time, with `$SERVER_PID_<n>` set.
