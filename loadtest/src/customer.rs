@@ -130,6 +130,10 @@ impl Chat {
         );
         rec.count("sessions", 1);
         let shown = welcome["conversation"]["id"].as_str().map(str::to_string);
+        if shown.is_some() && welcome["conversation"]["state"] == "assigned" && self.started_us > 0
+        {
+            self.served();
+        }
         rec.event(Event::Welcome {
             at_us: rec.now_us(),
             session: self.me(),
@@ -260,6 +264,24 @@ impl Chat {
         }
     }
 
+    /// An agent has the chat (an `assigned`, or a `welcome` after a reconnect
+    /// that shows the chat assigned meanwhile).
+    fn served(&mut self) {
+        let rec = self.run.rec.clone();
+        if std::mem::take(&mut self.waiting) {
+            rec.gauge("waiting", -1);
+        }
+        if !self.assigned {
+            self.assigned = true;
+            rec.latency(
+                Latency::QueueWait,
+                rec.now_us().saturating_sub(self.started_us),
+            );
+            rec.in_second(|s| s.assignments += 1);
+            rec.count("assigned", 1);
+        }
+    }
+
     fn schedule(&mut self, after: Duration, action: Action) {
         self.next = Some((Instant::now() + after, action));
     }
@@ -278,18 +300,7 @@ impl Chat {
             "assigned" => {
                 let repeated = std::mem::take(&mut self.repeat_pending);
                 self.learn(&frame, repeated);
-                if std::mem::take(&mut self.waiting) {
-                    rec.gauge("waiting", -1);
-                }
-                if !self.assigned {
-                    self.assigned = true;
-                    rec.latency(
-                        Latency::QueueWait,
-                        rec.now_us().saturating_sub(self.started_us),
-                    );
-                    rec.in_second(|s| s.assignments += 1);
-                    rec.count("assigned", 1);
-                }
+                self.served();
             }
             "offline" => {
                 // Nobody can serve the topic: leave a message, as the widget offers.
@@ -475,13 +486,29 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
     rec.count("chats_started", 1);
     let patience = Instant::now() + chat.plan.patience;
     let mut tabs = tokio::task::JoinSet::new();
+    let storm_target = chat.run.scenario.storm.as_ref().map(|s| s.target);
+    let mut stormed = storm_target.is_none();
     loop {
+        let in_storm =
+            !stormed && storm_target == Some(chat.plan.target % chat.run.targets.len().max(1));
         let deadline = match chat.next {
             Some((at, _)) => at,
             None if !chat.assigned && !chat.closing => patience,
             None => Instant::now() + SILENCE,
         };
         tokio::select! {
+            () = chat.run.storm.cancelled(), if in_storm => {
+                // Every customer of this node at once, as after a failover.
+                stormed = true;
+                let began = Instant::now();
+                drop(conn);
+                conn = chat.reconnect().await?;
+                rec.latency(
+                    Latency::StormResume,
+                    u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX),
+                );
+                rec.count("storm_resumed", 1);
+            }
             frame = conn.recv() => {
                 let frame = match frame {
                     Ok(frame) => frame,

@@ -36,6 +36,9 @@ pub struct Run {
     pub scenario: Scenario,
     /// Fired when the run is over: agents log off.
     pub stop: CancellationToken,
+    /// Fired at the scenario's `[storm]` time: every customer of the storm's
+    /// target reconnects at once, to the other targets.
+    pub storm: CancellationToken,
 }
 
 /// How to run a scenario.
@@ -166,6 +169,7 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
         targets: scenario.targets.urls.clone(),
         scenario: scenario.clone(),
         stop: CancellationToken::new(),
+        storm: CancellationToken::new(),
     });
     let run_tag = format!("{:x}", fastrand::u32(..));
     let started_at = time::OffsetDateTime::now_utc();
@@ -193,9 +197,10 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
             "idle_rss_bytes_per_connection".into(),
             cost.per_connection(),
         );
-        report
-            .counters
-            .insert("idle_tcp_mem_growth_pages".into(), cost.tcp_mem_growth_pages);
+        report.counters.insert(
+            "idle_tcp_mem_growth_pages".into(),
+            cost.tcp_mem_growth_pages,
+        );
         if cost.dropped > 0 || cost.failed > 0 {
             report.violations.push(json!({
                 "kind": "idle_connections_lost",
@@ -225,6 +230,17 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let faults = spawn_faults(&scenario, &options.server_pids);
+    let storm = scenario.storm.clone().map(|storm| {
+        let run = run.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs_f64(storm.at_secs)).await;
+            eprintln!(
+                "storm: every customer of {} reconnects",
+                run.targets.get(storm.target).map_or("?", String::as_str)
+            );
+            run.storm.cancel();
+        })
+    });
     let progress = options
         .progress
         .then(|| tokio::spawn(progress_line(run.clone(), scenario.clone())));
@@ -276,6 +292,9 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
     agents.abort_all();
     for fault in faults {
         fault.abort();
+    }
+    if let Some(storm) = storm {
+        storm.abort();
     }
     if let Some(progress) = progress {
         progress.abort();

@@ -28,17 +28,20 @@ pub enum Latency {
     MessageEcho,
     /// A message sent → its delivery at the other party.
     MessageDelivery,
+    /// A reconnect storm → this customer's session resumed (`welcome`).
+    StormResume,
 }
 
 impl Latency {
     /// Every kind, in report order.
-    pub const ALL: [Latency; 6] = [
+    pub const ALL: [Latency; 7] = [
         Latency::ConnectWelcome,
         Latency::StartQueued,
         Latency::QueueWait,
         Latency::FirstResponse,
         Latency::MessageEcho,
         Latency::MessageDelivery,
+        Latency::StormResume,
     ];
 
     /// Its key in reports.
@@ -50,6 +53,7 @@ impl Latency {
             Self::FirstResponse => "first_response",
             Self::MessageEcho => "message_echo",
             Self::MessageDelivery => "message_delivery",
+            Self::StormResume => "storm_resume",
         }
     }
 }
