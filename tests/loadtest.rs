@@ -31,9 +31,14 @@ fn rally() -> (Scenario, f64) {
 /// A server config for the scenario: its roster, its identity secret, and
 /// grace periods that ride out a node's death.
 fn config_file(dir: &Path, scenario: &Scenario) -> PathBuf {
-    let secret = scenario.customers.identity_secret.clone().unwrap();
+    let secret = scenario
+        .customers
+        .identity_secret
+        .as_ref()
+        .map(|s| format!("identity_secret = \"{s}\"\n"))
+        .unwrap_or_default();
     let text = format!(
-        "identity_secret = \"{secret}\"\n\n[timeouts]\ncustomer_grace_secs = 30\nagent_grace_secs = 30\n\n{}",
+        "{secret}\n[timeouts]\ncustomer_grace_secs = 30\nagent_grace_secs = 30\n\n{}",
         scenario.roster_toml()
     );
     let path = dir.join("switchboard.toml");
@@ -150,6 +155,26 @@ async fn a_rally_on_two_nodes_survives_the_matcher_killed_mid_run() {
     );
     assert!(
         counters.get("chats_started").copied().unwrap_or(0) > 20,
+        "{counters:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_held_and_weighed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario = Scenario::load("idle-capacity").unwrap();
+    let idle = scenario.idle.as_mut().unwrap();
+    idle.connections = 300;
+    idle.open_rate = 300.0;
+    idle.hold_secs = 2.0;
+    let node = Node::start(&config_file(dir.path(), &scenario), &[], &[]);
+    let outcome = run(scenario, 1.0, &[&node], dir.path()).await;
+    assert!(outcome.clean, "{:?}", outcome.report.violations);
+    let counters = &outcome.report.counters;
+    assert_eq!(counters.get("idle_opened"), Some(&300), "{counters:?}");
+    assert_eq!(counters.get("idle_dropped"), None, "{counters:?}");
+    assert!(
+        counters.get("idle_rss_bytes_per_connection").is_some(),
         "{counters:?}"
     );
 }
