@@ -51,11 +51,12 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// 127.0.0.1 up to 127.0.0.`count`.
-    pub fn loopback(count: u32) -> Self {
-        let count = count.clamp(1, 254);
+    /// 127.0.0.`first` up to 127.0.0.`first + count - 1` (within .1–.254).
+    pub fn loopback(first: u32, count: u32) -> Self {
+        let first = first.clamp(1, 254);
+        let last = first.saturating_add(count.max(1) - 1).min(254);
         Self {
-            addresses: (1..=count)
+            addresses: (first..=last)
                 .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, u8::try_from(i).unwrap_or(1))))
                 .collect(),
             next: AtomicUsize::new(0),

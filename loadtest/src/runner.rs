@@ -165,7 +165,10 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
     fastrand::seed(scenario.seed);
     let run = Arc::new(Run {
         rec: Arc::new(Recorder::new()),
-        sources: Sources::loopback(scenario.targets.source_addresses),
+        sources: Sources::loopback(
+            scenario.targets.source_first,
+            scenario.targets.source_addresses,
+        ),
         targets: scenario.targets.urls.clone(),
         scenario: scenario.clone(),
         stop: CancellationToken::new(),

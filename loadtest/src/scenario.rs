@@ -186,6 +186,12 @@ pub struct Targets {
     /// 127.0.0.N (about 28k ports each).
     #[serde(default = "default_sources")]
     pub source_addresses: u32,
+    /// The first source address's last byte: 127.0.0.`source_first` up to
+    /// 127.0.0.`source_first + source_addresses - 1`. Load-tester processes
+    /// sharing a machine each take their own range, since a source address's
+    /// ~28k ports are shared by every process using it. Default 1.
+    #[serde(default = "default_source_first")]
+    pub source_first: u32,
 }
 
 impl Default for Targets {
@@ -193,8 +199,13 @@ impl Default for Targets {
         Self {
             urls: default_urls(),
             source_addresses: default_sources(),
+            source_first: default_source_first(),
         }
     }
+}
+
+fn default_source_first() -> u32 {
+    1
 }
 
 fn default_urls() -> Vec<String> {
@@ -863,6 +874,17 @@ impl Targets {
                 format!(
                     "must be between 1 and 254 (127.0.0.1 to 127.0.0.254; it is {})",
                     self.source_addresses
+                ),
+            ));
+        }
+        let last = self.source_first.saturating_add(self.source_addresses - 1);
+        if self.source_first == 0 || last > 254 {
+            return Err(invalid(
+                "targets.source_first",
+                format!(
+                    "must be 1 or more, with source_first + source_addresses - 1 at most 254 \
+                     (127.0.0.{}..127.0.0.{last} is not a loopback host range)",
+                    self.source_first
                 ),
             ));
         }

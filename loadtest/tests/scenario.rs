@@ -533,6 +533,12 @@ fn bad_files_name_the_key_and_the_problem() {
             "source_addresses = 255\nurls = [",
             &["targets.source_addresses", "254"],
         ),
+        bad(
+            "source range past .254",
+            "urls = [",
+            "source_first = 252\nsource_addresses = 4\nurls = [",
+            &["targets.source_first", "254"],
+        ),
         append(
             "fault with no command",
             "[[faults]]\nat_secs = 5\nrun = \"  \"",
