@@ -14,9 +14,15 @@ use std::{
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::{WebSocketStream, client_async, tungstenite::Message};
+use tokio_tungstenite::{
+    WebSocketStream, client_async_with_config,
+    tungstenite::{Message, protocol::WebSocketConfig},
+};
 
 use crate::stats::Recorder;
+
+/// WebSocket read and write buffer of a simulated client, bytes.
+const BUFFER: usize = 4096;
 
 /// Why a connection failed or ended.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +130,12 @@ impl Conn {
             .map_err(|e| failed(e.to_string()))?;
         let _ = stream.set_nodelay(true);
         let url = format!("ws://{addr}{path}");
-        let (ws, _) = client_async(url, stream)
+        // Small buffers, as the server's: tungstenite's default 128 KiB read
+        // buffer would make a load generator of 100k connections need 13 GB.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(BUFFER)
+            .write_buffer_size(BUFFER);
+        let (ws, _) = client_async_with_config(url, stream, Some(config))
             .await
             .map_err(|e| failed(e.to_string()))?;
         Ok(Self { ws, _open: None })
