@@ -504,7 +504,7 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
                 drop(conn);
                 conn = chat.reconnect().await?;
                 rec.latency(
-                    Latency::StormResume,
+                    Latency::Resume,
                     u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX),
                 );
                 rec.count("storm_resumed", 1);
@@ -513,7 +513,12 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
                 let frame = match frame {
                     Ok(frame) => frame,
                     Err(ClientError::Closed(_) | ClientError::Io(_)) => {
+                        let began = Instant::now();
                         conn = chat.reconnect().await?;
+                        rec.latency(
+                            Latency::Resume,
+                            u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX),
+                        );
                         continue;
                     }
                     Err(e) => return Err(e),

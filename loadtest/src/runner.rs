@@ -268,13 +268,21 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
             break;
         }
         tokio::time::sleep_until(clock + Duration::from_secs_f64(t)).await;
-        let plan = plan(&scenario, &run_tag, n, run.targets.len());
+        let spread = if scenario.targets.spread {
+            run.targets.len()
+        } else {
+            1
+        };
+        let plan = plan(&scenario, &run_tag, n, spread);
         n += 1;
         customers.spawn(customer::run(run.clone(), plan));
         // Reap finished chats as we go, so the set stays the size of the live ones.
         while customers.try_join_next().is_some() {}
     }
     run.rec.count("arrivals_offered", n);
+    // Quiet phases (rate 0) at the end still last their time: faults and the
+    // storm may be set in them.
+    tokio::time::sleep_until(clock + Duration::from_secs_f64(total)).await;
 
     // Drain: the chats under way finish, within a bound.
     let drained = tokio::time::timeout(Duration::from_secs(options.drain_secs), async {

@@ -192,6 +192,15 @@ pub struct Targets {
     /// ~28k ports are shared by every process using it. Default 1.
     #[serde(default = "default_source_first")]
     pub source_first: u32,
+    /// Spread clients over the URLs in turn (default), or start every client
+    /// on the first URL and keep the others for when it fails (all customers
+    /// of one node, to kill it).
+    #[serde(default = "default_spread")]
+    pub spread: bool,
+}
+
+fn default_spread() -> bool {
+    true
 }
 
 impl Default for Targets {
@@ -200,6 +209,7 @@ impl Default for Targets {
             urls: default_urls(),
             source_addresses: default_sources(),
             source_first: default_source_first(),
+            spread: default_spread(),
         }
     }
 }

@@ -28,8 +28,9 @@ pub enum Latency {
     MessageEcho,
     /// A message sent → its delivery at the other party.
     MessageDelivery,
-    /// A reconnect storm → this customer's session resumed (`welcome`).
-    StormResume,
+    /// A customer's connection lost (its node killed, a reconnect storm) →
+    /// its session resumed on another (`welcome`).
+    Resume,
 }
 
 impl Latency {
@@ -41,7 +42,7 @@ impl Latency {
         Latency::FirstResponse,
         Latency::MessageEcho,
         Latency::MessageDelivery,
-        Latency::StormResume,
+        Latency::Resume,
     ];
 
     /// Its key in reports.
@@ -53,7 +54,7 @@ impl Latency {
             Self::FirstResponse => "first_response",
             Self::MessageEcho => "message_echo",
             Self::MessageDelivery => "message_delivery",
-            Self::StormResume => "storm_resume",
+            Self::Resume => "resume",
         }
     }
 }
