@@ -93,6 +93,7 @@ async fn run(scenario: Scenario, scale: f64, nodes: &[&Node], out: &Path) -> Out
         drain_secs: 40,
         progress: false,
         keep_events: kept.is_some(),
+        worker: None,
     })
     .await
     .unwrap();

@@ -21,6 +21,7 @@ use crate::{
     sampler::Sampler,
     scenario::{Range, Scenario},
     stats::Recorder,
+    workers::Worker,
 };
 
 /// What every simulated client of a run shares.
@@ -60,6 +61,8 @@ pub struct Options {
     pub progress: bool,
     /// Write the event log (`events.jsonl`) even when the run is clean.
     pub keep_events: bool,
+    /// This process's part of a run spread over several (`--workers`).
+    pub worker: Option<Worker>,
 }
 
 /// The event log, one JSON object a line, for a second look at a failed run.
@@ -161,7 +164,11 @@ fn plan(scenario: &Scenario, run_tag: &str, n: u64, targets: usize) -> Plan {
 
 /// Run the scenario to its end and write the reports.
 pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
-    let scenario = options.scenario.clone();
+    let scenario = match options.worker {
+        Some(worker) => crate::workers::share(&options.scenario, worker),
+        None => options.scenario.clone(),
+    };
+    let worker = options.worker.unwrap_or(Worker { index: 0, of: 1 });
     fastrand::seed(scenario.seed);
     let run = Arc::new(Run {
         rec: Arc::new(Recorder::new()),
@@ -174,7 +181,7 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
         stop: CancellationToken::new(),
         storm: CancellationToken::new(),
     });
-    let run_tag = format!("{:x}", fastrand::u32(..));
+    let run_tag = format!("{:x}w{}", fastrand::u32(..), worker.index);
     let started_at = time::OffsetDateTime::now_utc();
     let sampler = Sampler::new(options.server_pids.clone(), run.targets.clone());
     let sampling = sampler.spawn(run.rec.clone(), run.stop.clone());
@@ -212,6 +219,10 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
             report.verdict = "fail".into();
         }
         std::fs::create_dir_all(&options.out)?;
+        if options.worker.is_some() {
+            crate::workers::write_histograms(&run.rec, &options.out.join("histograms.json"))?;
+            write_events(&[], &options.out.join("events.jsonl"))?;
+        }
         report::write_json(&report, &options.out.join("report.json"))?;
         report::write_html(&report, &options.out.join("report.html"))?;
         return Ok(Outcome {
@@ -222,7 +233,7 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
 
     // Agents first, all online before the first customer.
     let mut agents = JoinSet::new();
-    for n in 0..scenario.agents.count {
+    for n in (0..scenario.agents.count).filter(|&n| worker.has_agent(n)) {
         let plan = AgentPlan {
             id: format!("{}{n}", scenario.agents.id_prefix),
             token: format!("{}{n}", scenario.agents.token_prefix),
@@ -317,6 +328,9 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&options.out)?;
     if options.keep_events || !verdict.is_clean() {
         write_events(&events, &options.out.join("events.jsonl"))?;
+    }
+    if options.worker.is_some() {
+        crate::workers::write_histograms(&run.rec, &options.out.join("histograms.json"))?;
     }
     let report = assemble::build(assemble::Inputs {
         scenario: &scenario,
