@@ -645,7 +645,7 @@ pub async fn measure(config: FloorConfig) -> anyhow::Result<FloorResult> {
     Ok(result)
 }
 
-fn validate(c: &FloorConfig) -> anyhow::Result<()> {
+pub(crate) fn validate(c: &FloorConfig) -> anyhow::Result<()> {
     if c.pairs == 0 || c.pairs > MAX_PAIRS {
         bail!("pairs must be 1 to {MAX_PAIRS}, not {}", c.pairs);
     }
@@ -681,10 +681,10 @@ fn validate(c: &FloorConfig) -> anyhow::Result<()> {
 }
 
 /// `ws://host:port` of a loopback URL, without a trailing slash or path.
-fn loopback_base(url: &str) -> anyhow::Result<String> {
+pub(crate) fn loopback_base(url: &str) -> anyhow::Result<String> {
     let rest = url
         .strip_prefix("ws://")
-        .with_context(|| format!("the floor relay URL must be ws://…, not {url}"))?;
+        .with_context(|| format!("the URL must be ws://host:port, not {url}"))?;
     let authority = rest.split('/').next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
@@ -693,7 +693,7 @@ fn loopback_base(url: &str) -> anyhow::Result<String> {
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if !loopback {
-        bail!("the floor relay must be on loopback, not {host}");
+        bail!("the URL must be on loopback (127.0.0.0/8, [::1] or localhost), not {host}");
     }
     Ok(format!("ws://{authority}"))
 }
@@ -833,22 +833,36 @@ impl Collector {
     }
 }
 
-struct Shared {
+/// What a measurement's readers and senders share (also [`crate::relay`]'s).
+pub(crate) struct Shared {
     epoch: Instant,
     delivery: Collector,
     echo: Collector,
-    linked: AtomicUsize,
-    stop: CancellationToken,
+    /// Connections linked (the floor), or conversations assigned to an agent
+    /// connection (switchboard).
+    pub(crate) linked: AtomicUsize,
+    /// Stops every reader.
+    pub(crate) stop: CancellationToken,
 }
 
 impl Shared {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            epoch: Instant::now(),
+            delivery: Collector::new(),
+            echo: Collector::new(),
+            linked: AtomicUsize::new(0),
+            stop: CancellationToken::new(),
+        })
+    }
+
     fn now_us(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
     }
 }
 
 /// One phase for one customer's sender.
-struct Step {
+pub(crate) struct Step {
     phase: u32,
     first: Instant,
     interval: Duration,
@@ -866,25 +880,68 @@ struct Incoming {
     p: Option<u32>,
 }
 
-type ClientStream =
+/// What a reader made of one text frame.
+pub(crate) enum Seen {
+    /// The connection is linked to its peer (counted in [`Shared::linked`]).
+    Linked,
+    /// A measured message: its phase and scheduled send time (µs since the
+    /// run's epoch).
+    Message { phase: u32, sent_us: u64 },
+    /// Anything else.
+    Other,
+}
+
+/// The floor relay's frames: `linked`, and messages carrying `p` and `t`.
+fn floor_seen(text: &str) -> Seen {
+    let Ok(incoming) = serde_json::from_str::<Incoming>(text) else {
+        return Seen::Other;
+    };
+    match (incoming.kind.as_str(), incoming.t, incoming.p) {
+        ("linked", _, _) => Seen::Linked,
+        ("message", Some(sent_us), Some(phase)) => Seen::Message { phase, sent_us },
+        _ => Seen::Other,
+    }
+}
+
+/// One customer message of a phase: `(pair, n, phase, sent_us, text)` →
+/// the frame.
+pub(crate) type MessageFrame = fn(usize, u64, u32, u64, &str) -> String;
+
+/// The floor relay's message frame: the phase and scheduled send time ride as
+/// `p` and `t`.
+fn floor_message(pair: usize, n: u64, phase: u32, t: u64, text: &str) -> String {
+    format!(
+        "{{\"type\":\"message\",\"client_msg_id\":\"f{pair}-{n}\",\"text\":\"{text}\",\"p\":{phase},\"t\":{t}}}"
+    )
+}
+
+pub(crate) type ClientStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(url: &str, pair: &str) -> anyhow::Result<ClientStream> {
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+/// A WebSocket to `url`, Nagle off.
+pub(crate) async fn open(url: &str) -> anyhow::Result<ClientStream> {
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .with_context(|| format!("connecting to {url}"))?;
+    Ok(ws)
+}
+
+async fn connect(url: &str, pair: &str) -> anyhow::Result<ClientStream> {
+    let mut ws = open(url).await?;
     let hello = serde_json::json!({"type": "hello", "pair": pair}).to_string();
     ws.send(ClientMessage::text(hello)).await?;
     Ok(ws)
 }
 
-/// Read frames until the stream ends or the run stops; record every message
-/// of a phase into `collector`.
-async fn read(
+/// Read frames until the stream ends or the run stops; `classify` says what
+/// each text frame is, and every message of a phase is recorded into the
+/// collector of `kind`.
+pub(crate) async fn read(
     mut stream: futures_util::stream::SplitStream<ClientStream>,
     shared: Arc<Shared>,
     kind: Kind,
     shard: usize,
+    mut classify: impl FnMut(&str) -> Seen,
 ) {
     loop {
         let frame = tokio::select! {
@@ -896,39 +953,41 @@ async fn read(
             Some(Ok(ClientMessage::Close(_))) | Some(Err(_)) | None => return,
             Some(Ok(_)) => continue,
         };
-        let Ok(incoming) = serde_json::from_str::<Incoming>(&text) else {
-            continue;
-        };
-        match (incoming.kind.as_str(), incoming.t, incoming.p) {
-            ("linked", _, _) => {
+        match classify(&text) {
+            Seen::Linked => {
                 shared.linked.fetch_add(1, Ordering::Relaxed);
             }
-            ("message", Some(t), Some(p)) => {
+            Seen::Message { phase, sent_us } => {
                 let now = shared.now_us();
                 let collector = match kind {
                     Kind::Delivery => &shared.delivery,
                     Kind::Echo => &shared.echo,
                 };
-                collector.record(shard, p, now.saturating_sub(t), now);
+                collector.record(shard, phase, now.saturating_sub(sent_us), now);
             }
-            _ => {}
+            Seen::Other => {}
         }
     }
 }
 
+/// Which latency a reader records.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
+    /// Scheduled send → delivery to the agent.
     Delivery,
+    /// Scheduled send → echo to the customer.
     Echo,
 }
 
-/// A customer's sender: each step's messages on schedule, open loop.
-async fn send(
+/// A customer's sender: each step's messages on schedule, open loop, each
+/// frame made by `frame`.
+pub(crate) async fn send(
     mut sink: futures_util::stream::SplitSink<ClientStream, ClientMessage>,
     mut steps: mpsc::Receiver<Step>,
     shared: Arc<Shared>,
     pair: usize,
     text: Arc<str>,
+    frame: MessageFrame,
 ) {
     let mut n: u64 = 0;
     let mut broken = false;
@@ -944,10 +1003,7 @@ async fn send(
             while next <= now && next < step.until && burst < 4096 {
                 n += 1;
                 let t = next.duration_since(shared.epoch).as_micros() as u64;
-                let frame = format!(
-                    "{{\"type\":\"message\",\"client_msg_id\":\"f{pair}-{n}\",\"text\":\"{text}\",\"p\":{},\"t\":{t}}}",
-                    step.phase
-                );
+                let frame = frame(pair, n, step.phase, t, &text);
                 if sink.feed(ClientMessage::text(frame)).await.is_err() {
                     broken = true;
                     break;
@@ -977,13 +1033,7 @@ struct PhaseOutcome {
 }
 
 async fn drive(base: &str, config: &FloorConfig) -> anyhow::Result<FloorResult> {
-    let shared = Arc::new(Shared {
-        epoch: Instant::now(),
-        delivery: Collector::new(),
-        echo: Collector::new(),
-        linked: AtomicUsize::new(0),
-        stop: CancellationToken::new(),
-    });
+    let shared = Shared::new();
     let tasks = TaskTracker::new();
     let text: Arc<str> = "x".repeat(config.text_bytes).into();
     let customer_url = format!("{base}/ws/customer");
@@ -1004,21 +1054,36 @@ async fn drive(base: &str, config: &FloorConfig) -> anyhow::Result<FloorResult> 
             })
             .buffer_unordered(64);
         let mut senders = Vec::with_capacity(config.pairs);
+        let mut agents = Vec::with_capacity(config.pairs);
         while let Some(connection) = connections.next().await {
             let (i, customer, agent) = connection?;
             let (sink, stream) = customer.split();
             let (agent_sink, agent_stream) = agent.split();
-            tasks.spawn(read(stream, shared.clone(), Kind::Echo, i));
-            tasks.spawn(read(agent_stream, shared.clone(), Kind::Delivery, i + 7));
+            tasks.spawn(read(stream, shared.clone(), Kind::Echo, i, floor_seen));
+            tasks.spawn(read(
+                agent_stream,
+                shared.clone(),
+                Kind::Delivery,
+                i + 7,
+                floor_seen,
+            ));
             let (tx, rx) = mpsc::channel(2);
-            tasks.spawn(send(sink, rx, shared.clone(), i, text.clone()));
-            senders.push((i, tx, agent_sink));
+            tasks.spawn(send(
+                sink,
+                rx,
+                shared.clone(),
+                i,
+                text.clone(),
+                floor_message,
+            ));
+            senders.push(tx);
+            agents.push(agent_sink);
         }
-        anyhow::Ok(senders)
+        anyhow::Ok((senders, agents))
     })
     .await;
-    let senders = match connected {
-        Ok(Ok(senders)) => senders,
+    let (senders, agents) = match connected {
+        Ok(Ok(connected)) => connected,
         Ok(Err(e)) => {
             shared.stop.cancel();
             return Err(e);
@@ -1042,87 +1107,105 @@ async fn drive(base: &str, config: &FloorConfig) -> anyhow::Result<FloorResult> 
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-
-        let main = run_phase(&shared, &senders, 0, config.rate, config.duration).await?;
-        let mut result = FloorResult {
-            pairs: config.pairs,
-            rate: config.rate,
-            duration_secs: main.secs,
-            sent: main.sent,
-            delivered: main.delivered,
-            echoed: main.echoed,
-            achieved_msgs_per_sec: main.achieved,
-            delivery: main.delivery,
-            echo: main.echo,
-            ceiling_msgs_per_sec: None,
-            ceiling_p99_limit_ms: ten(),
-            ceiling_is_lower_bound: false,
-            steps: Vec::new(),
-            relay: String::new(),
-        };
-        if let Some(ceiling) = &config.ceiling {
-            result.ceiling_p99_limit_ms = ceiling.p99_limit_ms;
-            let mut rate = ceiling.start_rate.unwrap_or(config.rate);
-            let mut best: f64 = 0.0;
-            let mut all_held = true;
-            for step in 0..ceiling.max_steps {
-                let o = run_phase(&shared, &senders, step + 1, rate, ceiling.step).await?;
-                let (delivery, echo) = (o.delivery, o.echo);
-                let held = o.sent > 0
-                    && delivery.p99_ms <= ceiling.p99_limit_ms
-                    && o.achieved >= ceiling.min_achieved * rate;
-                result.steps.push(FloorStep {
-                    offered_msgs_per_sec: rate,
-                    achieved_msgs_per_sec: o.achieved,
-                    secs: o.secs,
-                    sent: o.sent,
-                    delivered: o.delivered,
-                    echoed: o.echoed,
-                    delivery_p99_ms: delivery.p99_ms,
-                    echo_p99_ms: echo.p99_ms,
-                    held,
-                });
-                if !held {
-                    all_held = false;
-                    break;
-                }
-                best = best.max(o.achieved);
-                rate *= ceiling.factor;
-                if rate > MAX_RATE {
-                    break;
-                }
-            }
-            result.ceiling_msgs_per_sec = Some(best);
-            result.ceiling_is_lower_bound = all_held;
-        }
-        anyhow::Ok(result)
+        run_phases(
+            &shared,
+            &senders,
+            config.rate,
+            config.duration,
+            config.ceiling.as_ref(),
+        )
+        .await
     }
     .await;
 
     // Close: every connection sends a close frame, then the readers stop.
-    let closing = senders.into_iter().map(|(_, steps, mut agent)| async move {
-        drop(steps);
+    drop(senders);
+    let closing = agents.into_iter().map(|mut agent| async move {
         let _ = tokio::time::timeout(Duration::from_secs(1), agent.close()).await;
     });
     futures_util::future::join_all(closing).await;
+    finish(&shared, tasks).await;
+    outcome
+}
+
+/// The readers and senders are done with: stop them and wait (bounded).
+pub(crate) async fn finish(shared: &Shared, tasks: TaskTracker) {
     tokio::time::sleep(Duration::from_millis(50)).await;
     shared.stop.cancel();
     tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(3), tasks.wait()).await;
-    outcome
 }
 
-type Senders = [(
-    usize,
-    mpsc::Sender<Step>,
-    futures_util::stream::SplitSink<ClientStream, ClientMessage>,
-)];
+/// The fixed-rate phase, then (with `ceiling`) the ceiling's steps, through
+/// the customers' `senders` (one per pair, each feeding a [`send`]), with the
+/// readers recording into `shared`. `relay` is left empty.
+pub(crate) async fn run_phases(
+    shared: &Shared,
+    senders: &[mpsc::Sender<Step>],
+    rate: f64,
+    duration: Duration,
+    ceiling: Option<&Ceiling>,
+) -> anyhow::Result<FloorResult> {
+    let main = run_phase(shared, senders, 0, rate, duration).await?;
+    let mut result = FloorResult {
+        pairs: senders.len(),
+        rate,
+        duration_secs: main.secs,
+        sent: main.sent,
+        delivered: main.delivered,
+        echoed: main.echoed,
+        achieved_msgs_per_sec: main.achieved,
+        delivery: main.delivery,
+        echo: main.echo,
+        ceiling_msgs_per_sec: None,
+        ceiling_p99_limit_ms: ten(),
+        ceiling_is_lower_bound: false,
+        steps: Vec::new(),
+        relay: String::new(),
+    };
+    if let Some(ceiling) = ceiling {
+        result.ceiling_p99_limit_ms = ceiling.p99_limit_ms;
+        let mut rate = ceiling.start_rate.unwrap_or(rate);
+        let mut best: f64 = 0.0;
+        let mut all_held = true;
+        for step in 0..ceiling.max_steps {
+            let o = run_phase(shared, senders, step + 1, rate, ceiling.step).await?;
+            let (delivery, echo) = (o.delivery, o.echo);
+            let held = o.sent > 0
+                && delivery.p99_ms <= ceiling.p99_limit_ms
+                && o.achieved >= ceiling.min_achieved * rate;
+            result.steps.push(FloorStep {
+                offered_msgs_per_sec: rate,
+                achieved_msgs_per_sec: o.achieved,
+                secs: o.secs,
+                sent: o.sent,
+                delivered: o.delivered,
+                echoed: o.echoed,
+                delivery_p99_ms: delivery.p99_ms,
+                echo_p99_ms: echo.p99_ms,
+                held,
+            });
+            if !held {
+                all_held = false;
+                break;
+            }
+            best = best.max(o.achieved);
+            rate *= ceiling.factor;
+            if rate > MAX_RATE {
+                break;
+            }
+        }
+        result.ceiling_msgs_per_sec = Some(best);
+        result.ceiling_is_lower_bound = all_held;
+    }
+    Ok(result)
+}
 
 /// Send at `rate` for `length`, wait for the deliveries and echoes (a bounded
 /// drain), and collect.
 async fn run_phase(
     shared: &Shared,
-    senders: &Senders,
+    senders: &[mpsc::Sender<Step>],
     phase: u32,
     rate: f64,
     length: Duration,
@@ -1133,7 +1216,7 @@ async fn run_phase(
     let start = Instant::now() + Duration::from_millis(20);
     let until = start + length;
     let mut done = Vec::with_capacity(senders.len());
-    for (k, (_, tx, _)) in senders.iter().enumerate() {
+    for (k, tx) in senders.iter().enumerate() {
         // Stagger the pairs over one interval.
         let offset = interval.mul_f64(k as f64 / pairs);
         let (reply, wait) = oneshot::channel();

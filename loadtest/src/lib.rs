@@ -16,6 +16,7 @@
 //! | [`stats`] | histograms, counters, per-second buckets, the event log |
 //! | [`idle`] | idle capacity: connections held open, their memory cost |
 //! | [`sampler`] | the servers' RSS, CPU, socket memory and queue depth |
+//! | [`workers`] | one run spread over several processes, merged and checked as one |
 //! | [`assemble`] | the report from what a run recorded |
 
 pub mod agent;
@@ -26,8 +27,10 @@ pub mod customer;
 pub mod events;
 pub mod floor;
 pub mod idle;
+pub mod relay;
 pub mod report;
 pub mod runner;
 pub mod sampler;
 pub mod scenario;
 pub mod stats;
+pub mod workers;
