@@ -316,10 +316,21 @@ async fn hello(
             Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => continue,
             _ => return None,
         };
-        let pair = serde_json::from_str::<Map<String, Value>>(&text)
+        let hello = serde_json::from_str::<Map<String, Value>>(&text)
             .ok()
-            .filter(|m| m.get("type").and_then(Value::as_str) == Some("hello"))
-            .and_then(|m| m.get("pair").and_then(Value::as_str).map(str::to_owned));
+            .filter(|m| m.get("type").and_then(Value::as_str) == Some("hello"));
+        // A switchboard customer `hello` (a `visitor_id`, no pair) is answered
+        // with `welcome`, as the server does, so the load tester's idle
+        // connections weigh the floor the same way they weigh switchboard.
+        let visitor = hello
+            .as_ref()
+            .and_then(|m| m.get("visitor_id").and_then(Value::as_str))
+            .map(|v| format!("visitor:{v}"));
+        let greet = visitor.is_some();
+        let pair = hello
+            .as_ref()
+            .and_then(|m| m.get("pair").and_then(Value::as_str).map(str::to_owned))
+            .or(visitor);
         let Some(pair) = pair else {
             let frame = error_frame("the first frame must be {\"type\":\"hello\",\"pair\":\"…\"}");
             if socket.send(WsMessage::Text(frame)).await.is_err() {
@@ -347,6 +358,12 @@ async fn hello(
             side,
             id: me.id,
         };
+        if greet {
+            let welcome: Utf8Bytes = serde_json::json!({"type": "welcome", "session_id": me.id})
+                .to_string()
+                .into();
+            me.deliver(vec![welcome]);
+        }
         if let Some(peer) = &peer {
             let linked: Utf8Bytes = serde_json::json!({"type": "linked", "pair": pair})
                 .to_string()
