@@ -303,3 +303,20 @@ async fn measure_against_a_relay_at_a_url() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(8), served).await;
 }
+
+#[tokio::test]
+async fn a_customer_hello_is_welcomed_as_switchboard_would() {
+    let (base, stop, served) = start_relay().await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws/customer"))
+        .await
+        .expect("connect");
+    ws.send(Message::text(
+        json!({"type": "hello", "visitor_id": "idle-1"}).to_string(),
+    ))
+    .await
+    .expect("hello");
+    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+    drop(ws);
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), served).await;
+}
