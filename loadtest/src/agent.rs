@@ -60,16 +60,12 @@ pub async fn run(run: Arc<Run>, plan: AgentPlan) {
         }
         if let Err(e) = result {
             run.rec.count("agent_reconnects", 1);
-            tracing_line(&format!("agent {}: {e}; reconnecting", plan.id));
+            eprintln!("agent {}: {e}; reconnecting", plan.id);
         }
         session += 1;
         // The node may be gone for good: rotate to the next target.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-fn tracing_line(line: &str) {
-    eprintln!("{line}");
 }
 
 async fn serve(
@@ -101,10 +97,6 @@ async fn serve(
     let mut due: BTreeMap<(Instant, u64), Due> = BTreeMap::new();
     let mut tie = 0u64;
     let mut sent_at: HashMap<String, u64> = HashMap::new();
-    let draw = |think: crate::scenario::Range| {
-        let ms = think.min + fastrand::f64() * (think.max - think.min);
-        Duration::from_secs_f64(ms.max(0.0) / 1000.0)
-    };
     loop {
         let next = due.keys().next().map(|(at, _)| *at);
         tokio::select! {
@@ -146,7 +138,7 @@ async fn serve(
                         if owed && !entry.reply_due {
                             entry.reply_due = true;
                             tie += 1;
-                            due.insert((Instant::now() + draw(think), tie), Due::Reply(conversation));
+                            due.insert((Instant::now() + crate::runner::draw(think), tie), Due::Reply(conversation));
                         }
                     }
                     "message" => {
@@ -169,7 +161,7 @@ async fn serve(
                             {
                                 entry.reply_due = true;
                                 tie += 1;
-                                due.insert((Instant::now() + draw(think), tie), Due::Reply(conversation));
+                                due.insert((Instant::now() + crate::runner::draw(think), tie), Due::Reply(conversation));
                             }
                         }
                     }
@@ -225,7 +217,7 @@ async fn serve(
                         if entry.answered >= resolve_after {
                             entry.resolving = true;
                             tie += 1;
-                            due.insert((Instant::now() + draw(think), tie), Due::Resolve(conversation));
+                            due.insert((Instant::now() + crate::runner::draw(think), tie), Due::Resolve(conversation));
                         }
                     }
                     Due::Resolve(conversation) => {

@@ -86,9 +86,14 @@ pub struct Outcome {
     pub clean: bool,
 }
 
-fn draw(range: Range) -> Duration {
-    let ms = range.min + fastrand::f64() * (range.max - range.min);
-    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+/// A value drawn uniformly from the range.
+fn uniform(range: Range) -> f64 {
+    range.min + fastrand::f64() * (range.max - range.min)
+}
+
+/// A duration drawn from a range of milliseconds (think times).
+pub(crate) fn draw(range: Range) -> Duration {
+    Duration::from_secs_f64(uniform(range).max(0.0) / 1000.0)
 }
 
 fn weighted(weights: &std::collections::BTreeMap<String, u32>) -> String {
@@ -137,11 +142,7 @@ fn plan(scenario: &Scenario, run_tag: &str, n: u64, targets: usize) -> Plan {
     } else {
         "My deposit has not arrived yet".to_string()
     };
-    let messages = {
-        let r = c.messages;
-        let m = r.min + fastrand::f64() * (r.max - r.min);
-        (m.round() as u32).max(1)
-    };
+    let messages = (uniform(c.messages).round() as u32).max(1);
     Plan {
         visitor,
         identity,
@@ -151,10 +152,7 @@ fn plan(scenario: &Scenario, run_tag: &str, n: u64, targets: usize) -> Plan {
         first_text,
         messages,
         think: draw(c.think_ms),
-        patience: Duration::from_secs_f64(
-            (c.patience_secs.min + fastrand::f64() * (c.patience_secs.max - c.patience_secs.min))
-                .max(0.1),
-        ),
+        patience: Duration::from_secs_f64(uniform(c.patience_secs).max(0.1)),
         second_tab: fastrand::f64() < c.second_tab_share,
         reconnect: fastrand::f64() < c.reconnect_share,
         repeat_start: fastrand::f64() < c.repeat_start_share,
@@ -190,44 +188,24 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
         check_descriptors(u64::from(idle.connections))?;
         let cost = crate::idle::hold(run.clone(), idle, &options.server_pids, &run_tag).await;
         let samples = sampling.await.unwrap_or_default();
-        let verdict = check::check(&run.rec.take_events(), &CheckSettings::default());
-        let mut report = assemble::build(assemble::Inputs {
-            scenario: &scenario,
-            scale: options.scale,
-            started_at,
-            command: options.command.clone(),
-            recorder: &run.rec,
-            samples,
-            verdict: &verdict,
-        });
-        report
-            .counters
-            .insert("idle_rss_growth_bytes".into(), cost.rss_growth_bytes);
-        report.counters.insert(
-            "idle_rss_bytes_per_connection".into(),
-            cost.per_connection(),
-        );
-        report.counters.insert(
-            "idle_tcp_mem_growth_pages".into(),
-            cost.tcp_mem_growth_pages,
-        );
-        if cost.dropped > 0 || cost.failed > 0 {
-            report.violations.push(json!({
-                "kind": "idle_connections_lost",
-                "detail": format!("{} dropped by the server while held, {} never opened", cost.dropped, cost.failed),
-            }));
-            report.verdict = "fail".into();
-        }
-        std::fs::create_dir_all(&options.out)?;
-        if options.worker.is_some() {
-            crate::workers::write_histograms(&run.rec, &options.out.join("histograms.json"))?;
-            write_events(&[], &options.out.join("events.jsonl"))?;
-        }
-        report::write_json(&report, &options.out.join("report.json"))?;
-        report::write_html(&report, &options.out.join("report.html"))?;
-        return Ok(Outcome {
-            clean: report.passed(),
-            report,
+        return finish(&run, &scenario, &options, started_at, samples, |report| {
+            let counters = &mut report.counters;
+            counters.insert("idle_rss_growth_bytes".into(), cost.rss_growth_bytes);
+            counters.insert(
+                "idle_rss_bytes_per_connection".into(),
+                cost.per_connection(),
+            );
+            counters.insert(
+                "idle_tcp_mem_growth_pages".into(),
+                cost.tcp_mem_growth_pages,
+            );
+            if cost.dropped > 0 || cost.failed > 0 {
+                report.violations.push(json!({
+                    "kind": "idle_connections_lost",
+                    "detail": format!("{} dropped by the server while held, {} never opened", cost.dropped, cost.failed),
+                }));
+                report.verdict = "fail".into();
+            }
         });
     }
 
@@ -323,17 +301,31 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
     }
     let samples = sampling.await.unwrap_or_default();
 
+    finish(&run, &scenario, &options, started_at, samples, |_| {})
+}
+
+/// Check what the clients saw, then write the event log (kept, failed, or a
+/// worker's for its parent), a worker's histograms, and the reports; `adjust`
+/// adds what a mode knows beyond the checker.
+fn finish(
+    run: &Run,
+    scenario: &Scenario,
+    options: &Options,
+    started_at: time::OffsetDateTime,
+    samples: Vec<crate::sampler::ServerPoint>,
+    adjust: impl FnOnce(&mut Report),
+) -> anyhow::Result<Outcome> {
     let events = run.rec.take_events();
     let verdict = check::check(&events, &CheckSettings::default());
     std::fs::create_dir_all(&options.out)?;
-    if options.keep_events || !verdict.is_clean() {
+    if options.keep_events || options.worker.is_some() || !verdict.is_clean() {
         write_events(&events, &options.out.join("events.jsonl"))?;
     }
     if options.worker.is_some() {
         crate::workers::write_histograms(&run.rec, &options.out.join("histograms.json"))?;
     }
-    let report = assemble::build(assemble::Inputs {
-        scenario: &scenario,
+    let mut report = assemble::build(assemble::Inputs {
+        scenario,
         scale: options.scale,
         started_at,
         command: options.command.clone(),
@@ -341,11 +333,11 @@ pub async fn execute(options: Options) -> anyhow::Result<Outcome> {
         samples,
         verdict: &verdict,
     });
-    std::fs::create_dir_all(&options.out)?;
+    adjust(&mut report);
     report::write_json(&report, &options.out.join("report.json"))?;
     report::write_html(&report, &options.out.join("report.html"))?;
     Ok(Outcome {
-        clean: verdict.is_clean(),
+        clean: report.passed(),
         report,
     })
 }

@@ -1,5 +1,8 @@
 //! The transport floor: the bare relay, a short measurement, ceiling mode.
 
+#[path = "support/steps.rs"]
+mod steps;
+
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -207,32 +210,7 @@ async fn ceiling_mode_stops_by_itself() {
         started.elapsed() < Duration::from_secs(25),
         "bounded in time"
     );
-    assert!(
-        !result.steps.is_empty() && result.steps.len() <= 4,
-        "{:?}",
-        result.steps
-    );
-    assert_eq!(result.steps[0].offered_msgs_per_sec, 200.0);
-    for pair in result.steps.windows(2) {
-        assert_eq!(
-            pair[1].offered_msgs_per_sec,
-            2.0 * pair[0].offered_msgs_per_sec
-        );
-        assert!(pair[0].held, "only the last step may fail");
-    }
-    let ceiling = result.ceiling_msgs_per_sec.expect("a ceiling");
-    let held: Vec<_> = result.steps.iter().filter(|s| s.held).collect();
-    assert_eq!(
-        result.ceiling_is_lower_bound,
-        held.len() == result.steps.len()
-    );
-    if let Some(best) = held
-        .iter()
-        .map(|s| s.achieved_msgs_per_sec)
-        .reduce(f64::max)
-    {
-        assert_eq!(ceiling, best);
-    }
+    steps::assert_doubling_steps(&result, 200.0, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

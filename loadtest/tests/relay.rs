@@ -1,6 +1,9 @@
 //! switchboard's relay measured as the floor is, against a real server in this
 //! process (memory store), with the roster `relay-roster` prints.
 
+#[path = "support/steps.rs"]
+mod steps;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -134,32 +137,8 @@ async fn every_message_is_delivered_and_echoed_and_the_chats_are_resolved() {
         "bounded in time: {:?}",
         started.elapsed()
     );
-    assert!(
-        !result.steps.is_empty() && result.steps.len() <= 3,
-        "{:?}",
-        result.steps
-    );
-    assert_eq!(result.steps[0].offered_msgs_per_sec, 200.0);
-    for pair in result.steps.windows(2) {
-        assert_eq!(
-            pair[1].offered_msgs_per_sec,
-            2.0 * pair[0].offered_msgs_per_sec
-        );
-        assert!(pair[0].held, "only the last step may fail");
-    }
+    steps::assert_doubling_steps(&result, 200.0, 3);
     let ceiling = result.ceiling_msgs_per_sec.expect("a ceiling");
-    let held: Vec<_> = result.steps.iter().filter(|s| s.held).collect();
-    assert_eq!(
-        result.ceiling_is_lower_bound,
-        held.len() == result.steps.len()
-    );
-    if let Some(best) = held
-        .iter()
-        .map(|s| s.achieved_msgs_per_sec)
-        .reduce(f64::max)
-    {
-        assert_eq!(ceiling, best);
-    }
 
     // Beside itself: ratios of 1, and the table shows them.
     let side = SideBySide::new(result.clone(), Some(result));
