@@ -105,6 +105,15 @@ impl Drop for Open {
     }
 }
 
+/// Small buffers, as the server's: tungstenite's default 128 KiB read buffer
+/// would make a load generator of 100k connections need 13 GB, and it is
+/// zeroed on every read (a third of a relay generator's CPU went to that).
+pub(crate) fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(BUFFER)
+        .write_buffer_size(BUFFER)
+}
+
 impl Conn {
     /// Connect to `target` (`ws://host:port`) at `path` from the next source
     /// address.
@@ -130,12 +139,7 @@ impl Conn {
             .map_err(|e| failed(e.to_string()))?;
         let _ = stream.set_nodelay(true);
         let url = format!("ws://{addr}{path}");
-        // Small buffers, as the server's: tungstenite's default 128 KiB read
-        // buffer would make a load generator of 100k connections need 13 GB.
-        let config = WebSocketConfig::default()
-            .read_buffer_size(BUFFER)
-            .write_buffer_size(BUFFER);
-        let (ws, _) = client_async_with_config(url, stream, Some(config))
+        let (ws, _) = client_async_with_config(url, stream, Some(ws_config()))
             .await
             .map_err(|e| failed(e.to_string()))?;
         Ok(Self { ws, _open: None })

@@ -937,9 +937,10 @@ pub(crate) type ClientStream =
 
 /// A WebSocket to `url`, Nagle off.
 pub(crate) async fn open(url: &str) -> anyhow::Result<ClientStream> {
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
-        .await
-        .with_context(|| format!("connecting to {url}"))?;
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(crate::client::ws_config()), true)
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
     Ok(ws)
 }
 
