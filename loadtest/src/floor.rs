@@ -19,11 +19,15 @@
 //!
 //! [`measure`] drives it (in process, or a relay at a loopback URL): `pairs`
 //! customer/agent pairs, an open-loop rate of customer → agent messages each
-//! carrying its *scheduled* send time, so a sender that falls behind shows as
-//! latency rather than hiding it; the agent records send → delivery, the
-//! customer send → echo, in microsecond histograms. In ceiling mode the rate
-//! then steps up until delivery p99 passes a limit or the achieved rate falls
-//! below a share of the offered one.
+//! carrying the time it was handed to its socket; the agent records send →
+//! delivery, the customer send → echo, in microsecond histograms. How late
+//! each hand-over was against the open-loop schedule is recorded beside them
+//! (send lateness), so a generator that falls behind (a 1 ms timer tick, a
+//! saturated core, a socket that stopped taking frames) is shown as such
+//! rather than added to the relay's latency or hidden. In ceiling mode the rate
+//! then steps up until delivery p99 passes a limit, the achieved rate falls
+//! below a share of the offered one, or the send lateness p99 passes the limit
+//! (the generator's ceiling, not the relay's).
 
 use std::{
     collections::{HashMap, hash_map::Entry},
@@ -540,7 +544,8 @@ pub struct Ceiling {
     pub step: Duration,
     /// Most steps (at most [`MAX_STEPS`]).
     pub max_steps: u32,
-    /// A step fails when delivery p99 is above this, ms.
+    /// A step fails when delivery p99 (or the generator's send lateness p99)
+    /// is above this, ms.
     pub p99_limit_ms: f64,
     /// … or when the achieved rate is below this share of the offered one.
     pub min_achieved: f64,
@@ -591,10 +596,17 @@ pub struct FloorResult {
     /// delivery (at least the sending time).
     #[serde(default)]
     pub achieved_msgs_per_sec: f64,
-    /// Scheduled send → delivery to the agent.
+    /// Send → delivery to the agent.
     pub delivery: Percentiles,
-    /// Scheduled send → echo to the customer.
+    /// Send → echo to the customer.
     pub echo: Percentiles,
+    /// Scheduled send → the frame handed to the socket: how far the load
+    /// generator itself fell behind its schedule. The latencies above are
+    /// measured from the hand-over, so a generator's timer granularity or a
+    /// busy core shows here rather than as relay latency; a ceiling step whose
+    /// send lateness passes the p99 limit fails, blamed on the generator.
+    #[serde(default)]
+    pub send_lateness: Percentiles,
     /// Ceiling mode: the highest achieved rate of a step that held (delivery
     /// p99 within the limit, achieved rate within its share of offered); 0 if
     /// none did.
@@ -637,8 +649,26 @@ pub struct FloorStep {
     pub delivery_p99_ms: f64,
     /// Echo p99, ms.
     pub echo_p99_ms: f64,
+    /// Send lateness p99, ms (see [`FloorResult::send_lateness`]).
+    #[serde(default)]
+    pub lateness_p99_ms: f64,
     /// Within the limits.
     pub held: bool,
+    /// A step that failed: what failed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_by: Option<StepFailure>,
+}
+
+/// What failed a ceiling step: the relay measured, or the load generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepFailure {
+    /// Delivery p99 over the limit, or too little of the offered rate got
+    /// through: the relay under test sets the ceiling.
+    Relay,
+    /// The generator could not send on schedule (send lateness p99 over the
+    /// limit): the ceiling is the generator's, a lower bound for the relay.
+    Generator,
 }
 
 /// Measure the floor: see the module documentation. Bounded: at most
@@ -855,6 +885,7 @@ pub(crate) struct Shared {
     epoch: Instant,
     delivery: Collector,
     echo: Collector,
+    lateness: Collector,
     /// Connections linked (the floor), or conversations assigned to an agent
     /// connection (switchboard).
     pub(crate) linked: AtomicUsize,
@@ -868,6 +899,7 @@ impl Shared {
             epoch: Instant::now(),
             delivery: Collector::new(),
             echo: Collector::new(),
+            lateness: Collector::new(),
             linked: AtomicUsize::new(0),
             stop: CancellationToken::new(),
         })
@@ -901,8 +933,8 @@ struct Incoming {
 pub(crate) enum Seen {
     /// The connection is linked to its peer (counted in [`Shared::linked`]).
     Linked,
-    /// A measured message: its phase and scheduled send time (µs since the
-    /// run's epoch).
+    /// A measured message: its phase and send time (µs since the run's
+    /// epoch).
     Message { phase: u32, sent_us: u64 },
     /// Anything else.
     Other,
@@ -924,8 +956,8 @@ fn floor_seen(text: &str) -> Seen {
 /// the frame.
 pub(crate) type MessageFrame = fn(usize, u64, u32, u64, &str) -> String;
 
-/// The floor relay's message frame: the phase and scheduled send time ride as
-/// `p` and `t`.
+/// The floor relay's message frame: the phase and send time ride as `p` and
+/// `t`.
 fn floor_message(pair: usize, n: u64, phase: u32, t: u64, text: &str) -> String {
     format!(
         "{{\"type\":\"message\",\"client_msg_id\":\"f{pair}-{n}\",\"text\":\"{text}\",\"p\":{phase},\"t\":{t}}}"
@@ -991,9 +1023,9 @@ pub(crate) async fn read(
 /// Which latency a reader records.
 #[derive(Clone, Copy)]
 pub(crate) enum Kind {
-    /// Scheduled send → delivery to the agent.
+    /// Send → delivery to the agent.
     Delivery,
-    /// Scheduled send → echo to the customer.
+    /// Send → echo to the customer.
     Echo,
 }
 
@@ -1020,7 +1052,11 @@ pub(crate) async fn send(
             let mut burst = 0;
             while next <= now && next < step.until && burst < 4096 {
                 n += 1;
-                let t = next.duration_since(shared.epoch).as_micros() as u64;
+                let scheduled = next.duration_since(shared.epoch).as_micros() as u64;
+                let t = shared.now_us();
+                shared
+                    .lateness
+                    .record(pair, step.phase, t.saturating_sub(scheduled), t);
                 let frame = frame(pair, n, step.phase, t, &text);
                 if sink.feed(ClientMessage::text(frame)).await.is_err() {
                     broken = true;
@@ -1039,7 +1075,26 @@ pub(crate) async fn send(
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
 }
 
+impl Ceiling {
+    /// What failed a step offered at `rate`, if anything did. The generator
+    /// is blamed first: when it could not keep to its schedule, the relay was
+    /// not offered the rate, whatever its latencies.
+    fn judge(&self, step: &PhaseOutcome, rate: f64) -> Option<StepFailure> {
+        if step.lateness.p99_ms > self.p99_limit_ms {
+            Some(StepFailure::Generator)
+        } else if step.sent == 0
+            || step.delivery.p99_ms > self.p99_limit_ms
+            || step.achieved < self.min_achieved * rate
+        {
+            Some(StepFailure::Relay)
+        } else {
+            None
+        }
+    }
+}
+
 /// What one phase gave.
+#[derive(Default)]
 struct PhaseOutcome {
     secs: f64,
     sent: u64,
@@ -1047,6 +1102,7 @@ struct PhaseOutcome {
     echoed: u64,
     delivery: Percentiles,
     echo: Percentiles,
+    lateness: Percentiles,
     achieved: f64,
 }
 
@@ -1175,6 +1231,7 @@ pub(crate) async fn run_phases(
         achieved_msgs_per_sec: main.achieved,
         delivery: main.delivery,
         echo: main.echo,
+        send_lateness: main.lateness,
         ceiling_msgs_per_sec: None,
         ceiling_p99_limit_ms: ten(),
         ceiling_is_lower_bound: false,
@@ -1189,9 +1246,8 @@ pub(crate) async fn run_phases(
         for step in 0..ceiling.max_steps {
             let o = run_phase(shared, senders, step + 1, rate, ceiling.step).await?;
             let (delivery, echo) = (o.delivery, o.echo);
-            let held = o.sent > 0
-                && delivery.p99_ms <= ceiling.p99_limit_ms
-                && o.achieved >= ceiling.min_achieved * rate;
+            let failed_by = ceiling.judge(&o, rate);
+            let held = failed_by.is_none();
             result.steps.push(FloorStep {
                 offered_msgs_per_sec: rate,
                 achieved_msgs_per_sec: o.achieved,
@@ -1201,7 +1257,9 @@ pub(crate) async fn run_phases(
                 echoed: o.echoed,
                 delivery_p99_ms: delivery.p99_ms,
                 echo_p99_ms: echo.p99_ms,
+                lateness_p99_ms: o.lateness.p99_ms,
                 held,
+                failed_by,
             });
             if !held {
                 all_held = false;
@@ -1268,6 +1326,7 @@ async fn run_phase(
     }
     let (delivery, delivered, last_delivery_us) = shared.delivery.take(phase);
     let (echo, echoed, _) = shared.echo.take(phase);
+    let (lateness, _, _) = shared.lateness.take(phase);
     let start_us = start.duration_since(shared.epoch).as_micros() as u64;
     let secs = length.as_secs_f64();
     let span = (last_delivery_us.saturating_sub(start_us) as f64 / 1e6).max(secs);
@@ -1278,6 +1337,7 @@ async fn run_phase(
         echoed,
         delivery,
         echo,
+        lateness,
         achieved: if span > 0.0 {
             delivered as f64 / span
         } else {
@@ -1289,6 +1349,52 @@ async fn run_phase(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn step(sent: u64, achieved: f64, delivery_p99: f64, lateness_p99: f64) -> PhaseOutcome {
+        PhaseOutcome {
+            secs: 3.0,
+            sent,
+            delivered: sent,
+            echoed: sent,
+            delivery: Percentiles {
+                p99_ms: delivery_p99,
+                ..Percentiles::default()
+            },
+            lateness: Percentiles {
+                p99_ms: lateness_p99,
+                ..Percentiles::default()
+            },
+            achieved,
+            ..PhaseOutcome::default()
+        }
+    }
+
+    #[test]
+    fn a_ceiling_step_is_failed_by_what_passed_its_limit() {
+        let ceiling = Ceiling::default();
+        let limit = ceiling.p99_limit_ms;
+        assert_eq!(ceiling.judge(&step(3000, 1000.0, 2.0, 1.0), 1000.0), None);
+        assert_eq!(
+            ceiling.judge(&step(3000, 1000.0, limit + 0.1, 1.0), 1000.0),
+            Some(StepFailure::Relay)
+        );
+        assert_eq!(
+            ceiling.judge(&step(3000, 800.0, 2.0, 1.0), 1000.0),
+            Some(StepFailure::Relay),
+            "too little of the offered rate got through"
+        );
+        assert_eq!(
+            ceiling.judge(&step(0, 0.0, 0.0, 0.0), 1000.0),
+            Some(StepFailure::Relay),
+            "nothing sent"
+        );
+        // A late generator is blamed even when the relay's latency is over
+        // the limit too: the relay was not offered the rate.
+        assert_eq!(
+            ceiling.judge(&step(3000, 1000.0, limit * 3.0, limit + 0.1), 1000.0),
+            Some(StepFailure::Generator)
+        );
+    }
 
     #[test]
     fn only_loopback_urls() {

@@ -11,7 +11,7 @@
 //! its own `assigned`. Customers and agents may be on different nodes
 //! ([`SwitchboardRelay::customer_urls`], [`SwitchboardRelay::agent_urls`]).
 //! Then every customer sends `message` frames open-loop, each text ending in
-//! ` p=<phase> t=<scheduled send time, µs>`: the agent connection that holds
+//! ` p=<phase> t=<send time, µs>`: the agent connection that holds
 //! the conversation records send → delivery, the customer send → echo. At the
 //! end the agents resolve every chat of the run, so that their slots are free
 //! for the next one (and a run that finds chats left over by an interrupted one
@@ -38,7 +38,7 @@ use tokio_tungstenite::tungstenite::Message as ClientMessage;
 use tokio_util::task::TaskTracker;
 
 use crate::floor::{
-    self, Ceiling, ClientStream, FloorConfig, FloorResult, Kind, Seen, Shared, Step,
+    self, Ceiling, ClientStream, FloorConfig, FloorResult, Kind, Seen, Shared, Step, StepFailure,
 };
 
 /// The topic customers start chats on unless told otherwise.
@@ -577,8 +577,8 @@ async fn next_json(ws: &mut ClientStream, deadline: Instant) -> anyhow::Result<V
     }
 }
 
-/// A customer message of a phase: the phase and the scheduled send time ride
-/// at the end of the text.
+/// A customer message of a phase: the phase and the send time ride at the end
+/// of the text.
 fn message_frame(pair: usize, n: u64, phase: u32, t: u64, text: &str) -> String {
     format!(
         "{{\"type\":\"message\",\"client_msg_id\":\"r{pair}-{n}\",\"text\":\"{text} p={phase} t={t}\"}}"
@@ -762,6 +762,8 @@ pub fn table(columns: &[(&str, &FloorResult)]) -> String {
         Row::plain("echo p99 ms", |r| r.echo.p99_ms, 3),
         Row::plain("echo p99.9 ms", |r| r.echo.p999_ms, 3),
         Row::plain("echo max ms", |r| r.echo.max_ms, 3),
+        Row::plain("send lateness p50 ms", |r| r.send_lateness.p50_ms, 3),
+        Row::plain("send lateness p99 ms", |r| r.send_lateness.p99_ms, 3),
     ];
     for row in rows {
         let _ = write!(out, "{:<28}", row.label);
@@ -812,20 +814,25 @@ pub fn table(columns: &[(&str, &FloorResult)]) -> String {
             }
             let _ = writeln!(
                 out,
-                "\n{name} ceiling steps: offered -> achieved msg/s, delivery p99 / echo p99 ms"
+                "\n{name} ceiling steps: offered -> achieved msg/s, delivery p99 / echo p99 / send lateness p99 ms"
             );
             for s in &result.steps {
+                let verdict = match s.failed_by {
+                    None if s.held => "held",
+                    Some(StepFailure::Generator) => "FAILED: the load generator fell behind",
+                    _ => "FAILED",
+                };
                 let _ = writeln!(
                     out,
-                    "  {:>9.0} -> {:>9.0}   {:>9.3} / {:>9.3}   {}/{}/{} sent/delivered/echoed   {}",
+                    "  {:>9.0} -> {:>9.0}   {:>9.3} / {:>9.3} / {:>7.3}   {}/{}/{} sent/delivered/echoed   {verdict}",
                     s.offered_msgs_per_sec,
                     s.achieved_msgs_per_sec,
                     s.delivery_p99_ms,
                     s.echo_p99_ms,
+                    s.lateness_p99_ms,
                     s.sent,
                     s.delivered,
                     s.echoed,
-                    if s.held { "held" } else { "FAILED" }
                 );
             }
         }

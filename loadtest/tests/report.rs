@@ -112,6 +112,7 @@ fn synthetic(verdict: &str) -> Report {
             achieved_msgs_per_sec: 999.0,
             delivery: percentiles(0.125, 10_000),
             echo: percentiles(0.0625, 10_000),
+            send_lateness: percentiles(1.0, 10_000),
             ceiling_msgs_per_sec: Some(45_000.0),
             ceiling_p99_limit_ms: 10.0,
             ceiling_is_lower_bound: false,
