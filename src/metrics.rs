@@ -66,6 +66,16 @@ fn seconds_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.1, 2.0, 16)
 }
 
+fn commit_buckets() -> impl Iterator<Item = f64> {
+    // 50 µs .. ~1.6 s: a store commit on the hub's path, memory to a slow Redis
+    exponential_buckets(0.000_05, 2.0, 16)
+}
+
+fn change_buckets() -> impl Iterator<Item = f64> {
+    // 1 .. 2048 changes a commit
+    exponential_buckets(1.0, 2.0, 12)
+}
+
 /// Every metric the node exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -96,6 +106,11 @@ pub struct Metrics {
     pub frame_errors: Family<CodeLabel, Counter>,
     /// Sessions closed because they did not drain their outbound queue.
     pub slow_consumers: Counter,
+    /// Each hub turn's store commit, successful ones: every frame of the turn
+    /// waits for it, so under load this is where a slow store shows first.
+    pub store_commit: Histogram,
+    /// Changes in each of those commits: how much the hub batches per turn.
+    pub commit_changes: Histogram,
     /// Webhook deliveries waiting in the outbox (due or backing off).
     pub webhook_pending: Gauge,
     /// Webhook deliveries in the dead-letter list.
@@ -190,6 +205,18 @@ impl Metrics {
             "Sessions closed for not draining their outbound queue",
             slow_consumers.clone(),
         );
+        let store_commit = Histogram::new(commit_buckets());
+        registry.register(
+            "store_commit_seconds",
+            "Time of each hub turn's store commit (every frame of the turn waits for it)",
+            store_commit.clone(),
+        );
+        let commit_changes = Histogram::new(change_buckets());
+        registry.register(
+            "store_commit_changes",
+            "Changes written by each hub turn's store commit",
+            commit_changes.clone(),
+        );
         Self {
             registry,
             connections,
@@ -207,6 +234,8 @@ impl Metrics {
             csat,
             frame_errors,
             slow_consumers,
+            store_commit,
+            commit_changes,
         }
     }
 

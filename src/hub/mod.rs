@@ -600,8 +600,13 @@ impl Hub {
     ) -> Option<Receipt> {
         let mut backoff = Duration::from_millis(50);
         loop {
+            let started = Instant::now();
             match self.store.commit(&writes).await {
                 Ok(receipt) => {
+                    self.metrics
+                        .store_commit
+                        .observe(started.elapsed().as_secs_f64());
+                    self.metrics.commit_changes.observe(writes.len() as f64);
                     if self.store_down.swap(false, Ordering::Relaxed) {
                         tracing::info!("store is back: serving again");
                     }

@@ -240,6 +240,21 @@ async fn nothing_is_acknowledged_before_the_store_has_it() {
     assert_eq!(record.messages.len(), 1);
     assert_eq!(record.messages[0].text.as_ref(), "is this stored?");
     assert_eq!(record.agent.as_deref(), Some("ann"));
+
+    // The held commit is the one the commit-time histogram shows over 0.2 s.
+    let (_, metrics) = server.get("/metrics").await;
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("metrics lack `{name}`:\n{metrics}"))
+    };
+    let commits = sample("switchboard_store_commit_seconds_count ");
+    let quick = sample("switchboard_store_commit_seconds_bucket{le=\"0.2048\"} ");
+    assert!(commits >= 2.0, "{commits} commits");
+    assert_eq!(commits - quick, 1.0, "one commit was held:\n{metrics}");
+    assert!(sample("switchboard_store_commit_changes_count ") >= commits);
     server.shutdown().await;
 }
 
