@@ -14,6 +14,7 @@ mod lifecycle;
 mod restore;
 pub mod router;
 mod slot;
+mod thread;
 mod tickets;
 
 use std::{
@@ -354,7 +355,7 @@ impl Hub {
             Err(crate::tickets::webhook::WebhookError::NotConfigured) => {}
             Err(e) => tracing::error!(error = %e, "webhook not started"),
         }
-        tracker.spawn(hub.run(rx, shutdown));
+        thread::spawn(tracker, hub.run(rx, shutdown));
         Ok(HubHandle {
             route: Route::Local { tx, store_down },
         })
