@@ -14,7 +14,6 @@ mod lifecycle;
 mod restore;
 pub mod router;
 mod slot;
-mod thread;
 mod tickets;
 
 use std::{
@@ -355,7 +354,7 @@ impl Hub {
             Err(crate::tickets::webhook::WebhookError::NotConfigured) => {}
             Err(e) => tracing::error!(error = %e, "webhook not started"),
         }
-        thread::spawn(tracker, hub.run(rx, shutdown));
+        tracker.spawn(hub.run(rx, shutdown));
         Ok(HubHandle {
             route: Route::Local { tx, store_down },
         })
