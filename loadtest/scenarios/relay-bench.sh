@@ -1,7 +1,7 @@
 #!/bin/bash
 # The README's relay table, each figure beside the transport floor measured in
 # the same run, repeated $REPS times (default 3) on fresh processes:
-#   1. memory store, 10k msg/s, then the ceiling (x$FACTOR steps), with the floor
+#   1. memory store, 10k msg/s, then the ceiling (x$FACTOR steps of $STEP_SECS s), with the floor
 #   2. memory store, 5k msg/s
 #   3. Redis store, 5k msg/s, then its ceiling
 #   4. two nodes on Redis, customers on one and agents on the other, 5k msg/s
@@ -18,6 +18,7 @@ REPS=${REPS:-3}
 FACTOR=${FACTOR:-1.2}
 PAIRS=${PAIRS:-1000}
 SECS=${SECS:-10}
+STEP_SECS=${STEP_SECS:-6}
 mkdir -p "$OUT" && cd "$OUT" || exit 1
 SERVER_CPU=() GEN_CPU=()
 if [ "${PIN:-0}" = 1 ]; then SERVER_CPU=(taskset -c 0) GEN_CPU=(taskset -c 1); fi
@@ -64,7 +65,7 @@ redis() {
 relay() { # NAME ARGS...: one measurement
   local name=$1
   shift
-  "${GEN_CPU[@]}" "$BIN/switchboard-loadtest" relay --pairs "$PAIRS" --secs "$SECS" --out "$name.json" "$@" > "$name.txt" 2>&1 \
+  "${GEN_CPU[@]}" "$BIN/switchboard-loadtest" relay --pairs "$PAIRS" --secs "$SECS" --step-secs "$STEP_SECS" --out "$name.json" "$@" > "$name.txt" 2>&1 \
     || { echo "$name failed: see $OUT/$name.txt" >&2; exit 1; }
 }
 
