@@ -227,6 +227,15 @@ pub struct Limits {
     /// WebSocket read and write buffer, in bytes, per connection. Default 4096
     /// (tungstenite's 128 KiB default costs ~140 KB per idle connection).
     pub ws_buffer_bytes: usize,
+    /// Frames a customer session may send a second, on average; the extra ones
+    /// are refused with `rate_limited`. Default 10.
+    pub customer_frames_per_sec: u32,
+    /// Frames a customer session may send at once after a quiet spell. Default 20.
+    pub customer_frame_burst: u32,
+    /// Frames an agent session may send a second, on average. Default 30.
+    pub agent_frames_per_sec: u32,
+    /// Frames an agent session may send at once after a quiet spell. Default 60.
+    pub agent_frame_burst: u32,
 }
 
 /// One agent of the roster.
@@ -343,6 +352,10 @@ impl Default for Limits {
             max_metadata_bytes: 4096,
             outbound_queue: 512,
             ws_buffer_bytes: 4096,
+            customer_frames_per_sec: 10,
+            customer_frame_burst: 20,
+            agent_frames_per_sec: 30,
+            agent_frame_burst: 60,
         }
     }
 }
@@ -544,6 +557,19 @@ impl Config {
         }
         if l.ws_buffer_bytes < 512 {
             return Err(invalid("limits.ws_buffer_bytes", "must be at least 512"));
+        }
+        for (key, value) in [
+            ("limits.customer_frames_per_sec", l.customer_frames_per_sec),
+            ("limits.customer_frame_burst", l.customer_frame_burst),
+            ("limits.agent_frames_per_sec", l.agent_frames_per_sec),
+            ("limits.agent_frame_burst", l.agent_frame_burst),
+        ] {
+            if value == 0 {
+                return Err(invalid(
+                    key,
+                    "must be at least 1 (raise it rather than turn the limit off)",
+                ));
+            }
         }
         if let Some(node) = &self.node_id
             && (node.is_empty()
@@ -797,6 +823,10 @@ mod tests {
         let mut c = Config::default();
         c.routing.topics.push("trading".into());
         assert!(problem(&c).contains("routing.topics[7]"));
+
+        let mut c = Config::default();
+        c.limits.customer_frame_burst = 0;
+        assert!(problem(&c).contains("limits.customer_frame_burst"));
 
         let mut c = Config::default();
         c.timeouts.first_reply_secs = Some(0);

@@ -71,7 +71,8 @@ pub enum CloseCode {
     /// 1003: unsupported data (a binary frame; the protocol is JSON text).
     Unsupported,
     /// 1008: policy violation. No `hello` in time, unauthenticated, a client too
-    /// slow to drain its outbound queue, or one silent past two pings.
+    /// slow to drain its outbound queue, one silent past two pings, or one that
+    /// kept sending past its rate limit.
     Policy,
     /// 1009: a frame bigger than the transport limit; the stream cannot be resynced.
     TooBig,
@@ -138,6 +139,11 @@ impl Disconnect {
     pub const NO_PONG: Self = Self {
         code: CloseCode::Policy,
         reason: "no pong: connection presumed dead",
+    };
+    /// The session kept sending past its frame budget after being refused.
+    pub const FLOOD: Self = Self {
+        code: CloseCode::Policy,
+        reason: "rate limit: kept sending while refused",
     };
     /// A binary frame: the protocol is JSON text frames.
     pub const BINARY: Self = Self {

@@ -56,6 +56,17 @@ fn bad_configuration_stops_start_up_naming_the_key() {
         &[],
         "agents[0].capacity",
     );
+    refused(
+        "[limits]\ncustomer_frames_per_sec = 0",
+        &[],
+        "limits.customer_frames_per_sec",
+    );
+    refused("[limits]\nagent_frame_burst = -5", &[], "agent_frame_burst");
+    refused(
+        "",
+        &[("SWITCHBOARD_LIMITS__AGENT_FRAMES_PER_SEC", "0")],
+        "limits.agent_frames_per_sec",
+    );
     refused("not toml at all = = =", &[], "switchboard.toml");
     refused(
         "",

@@ -138,8 +138,20 @@ pub fn roster_toml(agents: usize, capacity: u32) -> String {
              capacity = {capacity}\n"
         );
     }
+    // Written to a String: cannot fail.
+    let _ = write!(
+        out,
+        "\n# Each relay customer sends far faster than a person types: lift the frame\n\
+         # budget (merge into an existing [limits] table if there is one).\n\
+         [limits]\ncustomer_frames_per_sec = {RELAY_FRAME_BUDGET}\n\
+         customer_frame_burst = {RELAY_FRAME_BUDGET}\n"
+    );
     out
 }
+
+/// The per-customer frame budget of a relay roster: above any rate a relay run
+/// can offer one customer.
+const RELAY_FRAME_BUDGET: u32 = 1_000_000;
 
 /// Measure switchboard's relay: see the module documentation. Bounded: at
 /// most [`MAX_AGENTS`] agents and [`floor::MAX_PAIRS`] customers, each set

@@ -3,6 +3,7 @@
 //! slow-consumer kill switch and shutdown. Frames are parsed and checked here, so
 //! the hub only ever sees well-formed requests.
 
+mod budget;
 pub mod link;
 mod validate;
 
@@ -21,6 +22,7 @@ use crate::{
     protocol::{self, AgentFrame, CustomerFrame, error_frame},
     server::AppState,
 };
+use budget::{FrameBudget, Verdict};
 use link::{LocalLink, SessionLink};
 
 /// Which endpoint the connection came in on.
@@ -253,6 +255,7 @@ async fn serve(
     // Anything from the peer (a frame or a pong) proves it alive; a peer silent
     // for two ping periods is a half-open connection.
     let mut heard = tokio::time::Instant::now();
+    let mut budget = FrameBudget::new(&app.config.limits, side);
     loop {
         tokio::select! {
             biased;
@@ -286,7 +289,12 @@ async fn serve(
                     Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::BINARY),
                     Some(Ok(_)) => continue,
                 };
-                if let Err(exit) = inbound(socket, app, &hub.handle, side, session, &text).await {
+                let verdict = budget.spend();
+                if verdict == Verdict::Close {
+                    return Exit::Close(Disconnect::FLOOD);
+                }
+                let limited = verdict == Verdict::Refuse;
+                if let Err(exit) = inbound(socket, app, &hub.handle, side, session, &text, limited).await {
                     return exit;
                 }
             }
@@ -349,6 +357,33 @@ fn needs_durable_write(command: &Command) -> bool {
     }
 }
 
+/// The `client_msg_id` a refusal of this command names, where it has one.
+fn reference_of(command: &Command) -> Option<SmolStr> {
+    match command {
+        Command::FromCustomer {
+            frame: CustomerFrame::Message { client_msg_id, .. },
+            ..
+        }
+        | Command::FromAgent {
+            frame: AgentFrame::Message { client_msg_id, .. },
+            ..
+        } => Some(SmolStr::new(client_msg_id)),
+        Command::FromCustomer {
+            frame:
+                CustomerFrame::Start {
+                    client_msg_id: Some(id),
+                    ..
+                }
+                | CustomerFrame::LeaveMessage {
+                    client_msg_id: Some(id),
+                    ..
+                },
+            ..
+        } => Some(SmolStr::new(id)),
+        _ => None,
+    }
+}
+
 /// Did the read fail on the transport size limit (`limits.max_transport_bytes`)?
 fn is_capacity(e: axum::Error) -> bool {
     e.into_inner()
@@ -356,7 +391,8 @@ fn is_capacity(e: axum::Error) -> bool {
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
-/// One text frame from a registered session: check it, then pass it to the hub.
+/// One text frame from a registered session: check it, then pass it to the hub;
+/// `limited`: over the session's frame budget, so refused once checked.
 async fn inbound(
     socket: &mut WebSocket,
     app: &Arc<AppState>,
@@ -364,6 +400,7 @@ async fn inbound(
     side: Side,
     session: SessionId,
     text: &str,
+    limited: bool,
 ) -> Result<(), Exit> {
     if text.len() > app.config.limits.max_frame_bytes {
         refuse(socket, app, &too_large(text.len(), app), None).await;
@@ -383,32 +420,29 @@ async fn inbound(
             }),
     };
     let command = command.and_then(|command| {
-        if hub.store_down() && needs_durable_write(&command) {
-            let reference = match &command {
-                Command::FromCustomer {
-                    frame: CustomerFrame::Message { client_msg_id, .. },
-                    ..
-                }
-                | Command::FromAgent {
-                    frame: AgentFrame::Message { client_msg_id, .. },
-                    ..
-                } => Some(SmolStr::new(client_msg_id)),
-                Command::FromCustomer {
-                    frame:
-                        CustomerFrame::Start {
-                            client_msg_id: Some(id),
-                            ..
-                        },
-                    ..
-                } => Some(SmolStr::new(id)),
-                _ => None,
+        if limited {
+            let limits = &app.config.limits;
+            let per_sec = match side {
+                Side::Customer => limits.customer_frames_per_sec,
+                Side::Agent => limits.agent_frames_per_sec,
             };
+            return Err((
+                FrameError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "more than {per_sec} frames a second: this one was not taken; send it again shortly"
+                    ),
+                ),
+                reference_of(&command),
+            ));
+        }
+        if hub.store_down() && needs_durable_write(&command) {
             return Err((
                 FrameError::new(
                     ErrorCode::Unavailable,
                     "the store is unavailable: nothing was saved; retry shortly",
                 ),
-                reference,
+                reference_of(&command),
             ));
         }
         Ok(command)

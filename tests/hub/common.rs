@@ -215,6 +215,12 @@ pub fn config(agents: Vec<AgentConfig>) -> Config {
     // a message instead is tested on its own (tests/hub/tickets.rs).
     config.tickets.ticket_when_unserved = false;
     config.tickets.overflow_eta_secs = 0;
+    // Tests send as fast as they can; the frame budget is tested on its own
+    // (tests/hub/rate_limit.rs).
+    config.limits.customer_frames_per_sec = 10_000;
+    config.limits.customer_frame_burst = 10_000;
+    config.limits.agent_frames_per_sec = 10_000;
+    config.limits.agent_frame_burst = 10_000;
     config
 }
 

@@ -11,6 +11,7 @@ mod happy_path;
 mod lifecycle;
 mod operations;
 mod race;
+mod rate_limit;
 mod restart;
 mod routing;
 mod tickets;
