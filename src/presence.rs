@@ -50,8 +50,10 @@ pub struct NodePresence {
 /// Where nodes publish their presence.
 #[async_trait]
 pub trait PresenceBoard: Send + Sync + std::fmt::Debug {
-    /// Publish this node's snapshot, valid for `ttl`.
-    async fn publish(&self, node: &NodePresence, ttl: Duration) -> Result<(), StoreError>;
+    /// Publish this node's snapshot, valid for `ttl`; `true` if its previous
+    /// snapshot was still there (`false` the first time, and after a lapse:
+    /// the node missed its heartbeats long enough to be taken for dead).
+    async fn publish(&self, node: &NodePresence, ttl: Duration) -> Result<bool, StoreError>;
     /// Withdraw this node (graceful shutdown).
     async fn withdraw(&self, node: &str) -> Result<(), StoreError>;
     /// Every live node's latest snapshot.
@@ -66,12 +68,13 @@ pub struct MemoryBoard {
 
 #[async_trait]
 impl PresenceBoard for MemoryBoard {
-    async fn publish(&self, node: &NodePresence, _ttl: Duration) -> Result<(), StoreError> {
-        *self
+    async fn publish(&self, node: &NodePresence, _ttl: Duration) -> Result<bool, StoreError> {
+        let previous = self
             .last
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(node.clone());
-        Ok(())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .replace(node.clone());
+        Ok(previous.is_some())
     }
 
     async fn withdraw(&self, _node: &str) -> Result<(), StoreError> {
@@ -125,14 +128,20 @@ impl RedisBoard {
 
 #[async_trait]
 impl PresenceBoard for RedisBoard {
-    async fn publish(&self, node: &NodePresence, ttl: Duration) -> Result<(), StoreError> {
+    async fn publish(&self, node: &NodePresence, ttl: Duration) -> Result<bool, StoreError> {
         let json = serde_json::to_string(node).map_err(unavailable)?;
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let mut connection = self.connection.clone();
-        connection
-            .pset_ex::<_, _, ()>(self.key(&node.node), json, ttl_ms)
+        let previous: Option<String> = redis::cmd("SET")
+            .arg(self.key(&node.node))
+            .arg(json)
+            .arg("PX")
+            .arg(ttl_ms)
+            .arg("GET")
+            .query_async(&mut connection)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(previous.is_some())
     }
 
     async fn withdraw(&self, node: &str) -> Result<(), StoreError> {

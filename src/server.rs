@@ -228,6 +228,9 @@ async fn heartbeat(state: Arc<AppState>) {
     let every = Duration::from_secs(state.config.timeouts.heartbeat_secs);
     let mut beat = tokio::time::interval(every);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The follow this loop beat for last (matcher, and the token ending it),
+    // so a missing snapshot is told apart from a follow's first beat.
+    let mut beating_for: Option<(Option<String>, CancellationToken)> = None;
     loop {
         tokio::select! {
             _ = beat.tick() => {}
@@ -238,9 +241,27 @@ async fn heartbeat(state: Arc<AppState>) {
         };
         if !hub.handle.is_local() {
             // A follower: alive, holding sessions; the matcher shows the agents.
-            publish_follower(&state, every * 3).await;
+            let same_follow = beating_for
+                .as_ref()
+                .is_some_and(|(matcher, stop)| !stop.is_cancelled() && *matcher == hub.matcher);
+            let was_live = publish_follower(&state, every * 3).await;
+            if same_follow && was_live == Some(false) {
+                // Stalled or cut off from Redis past three beats: the matcher
+                // may have taken this node for dead and dropped its sessions,
+                // which would then talk to nobody. Close them (1012) so their
+                // clients reconnect and resume; supervise follows again.
+                tracing::warn!(
+                    node = %state.node_id,
+                    "this node's presence lapsed (missed heartbeats): closing its sessions so they resume"
+                );
+                hub.stop.cancel();
+                beating_for = None;
+            } else {
+                beating_for = Some((hub.matcher.clone(), hub.stop.clone()));
+            }
             continue;
         }
+        beating_for = None;
         match crate::http::local_snapshot(&state).await {
             Ok(snapshot) => {
                 if let Err(e) = state.presence.publish(&snapshot, every * 3).await {
@@ -268,16 +289,21 @@ async fn heartbeat(state: Arc<AppState>) {
     }
 }
 
-/// A follower's heartbeat: alive, no hub of its own.
-pub(crate) async fn publish_follower(state: &AppState, ttl: Duration) {
+/// A follower's heartbeat: alive, no hub of its own. Whether its previous
+/// snapshot was still there; `None` if Redis did not take this one.
+pub(crate) async fn publish_follower(state: &AppState, ttl: Duration) -> Option<bool> {
     let snapshot = crate::presence::NodePresence {
         node: state.node_id.clone(),
         agents: Vec::new(),
         queued: 0,
         at: time::OffsetDateTime::now_utc(),
     };
-    if let Err(e) = state.presence.publish(&snapshot, ttl).await {
-        tracing::warn!(error = %e, "presence heartbeat failed");
+    match state.presence.publish(&snapshot, ttl).await {
+        Ok(was_live) => Some(was_live),
+        Err(e) => {
+            tracing::warn!(error = %e, "presence heartbeat failed");
+            None
+        }
     }
 }
 

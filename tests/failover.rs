@@ -676,3 +676,48 @@ async fn a_matcher_whose_redis_came_back_empty_writes_everything_back() {
     assert_eq!(record.messages.len(), 2);
     assert_eq!(record.agent.as_deref(), Some("ann"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_that_missed_its_heartbeats_closes_its_sessions_so_they_resume() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let env = [("SWITCHBOARD_TIMEOUTS__HEARTBEAT_SECS", "1")];
+    let [a, b] = start_nodes(&redis, &config, ["a", "b"], &env).await;
+    let (mut ann, mut customer, conversation) = ann_serves(a.addr, b.addr, "c").await;
+
+    // The follower stalls past three heartbeats: its presence expires and the
+    // matcher takes it for dead, dropping its sessions.
+    b.signal("-STOP");
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    b.signal("-CONT");
+
+    // Waking, it finds its presence lapsed and closes its sessions, rather
+    // than keep ones the matcher no longer serves.
+    let (code, _) = customer.expect_close().await;
+    assert_eq!(code, 1012);
+
+    // The customer resumes (the follower follows again first), and the chat
+    // goes on where it was.
+    b.wait_for("follower", Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut customer, welcome) = loop {
+        let mut ws = Ws::connect(b.addr, "/ws/customer").await;
+        ws.send(json!({"type": "hello", "visitor_id": "c",
+            "resume": {"conversation_id": conversation, "last_seq": 1}}))
+            .await;
+        match ws.next(Duration::from_secs(2)).await {
+            Some(Ok(welcome)) if welcome["type"] == "welcome" => break (ws, welcome),
+            other => {
+                assert!(Instant::now() < deadline, "never welcomed back: {other:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!(welcome["conversation"]["id"], conversation);
+    assert_eq!(welcome["conversation"]["last_seq"], 1);
+    assert_eq!(welcome["conversation"]["agent"]["id"], "ann");
+    customer.send(say("c-2", "still there?")).await;
+    assert_eq!(customer.until("message").await["seq"], 2);
+    assert_eq!(ann.until("message").await["seq"], 2);
+}

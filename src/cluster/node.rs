@@ -111,7 +111,7 @@ pub async fn supervise(
                             // Announce this node before any session arrives, so the
                             // matcher does not take its sessions for a dead node's.
                             let ttl = Duration::from_secs(state.config.timeouts.heartbeat_secs * 3);
-                            crate::server::publish_follower(&state, ttl).await;
+                            let _ = crate::server::publish_follower(&state, ttl).await;
                             tracing::info!(node = %state.node_id, matcher = %holder, "following the matcher");
                             following = Some((holder, stop));
                         }
