@@ -228,9 +228,6 @@ async fn heartbeat(state: Arc<AppState>) {
     let every = Duration::from_secs(state.config.timeouts.heartbeat_secs);
     let mut beat = tokio::time::interval(every);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The follow this loop beat for last (matcher, and the token ending it),
-    // so a missing snapshot is told apart from a follow's first beat.
-    let mut beating_for: Option<(Option<String>, CancellationToken)> = None;
     loop {
         tokio::select! {
             _ = beat.tick() => {}
@@ -241,27 +238,21 @@ async fn heartbeat(state: Arc<AppState>) {
         };
         if !hub.handle.is_local() {
             // A follower: alive, holding sessions; the matcher shows the agents.
-            let same_follow = beating_for
-                .as_ref()
-                .is_some_and(|(matcher, stop)| !stop.is_cancelled() && *matcher == hub.matcher);
-            let was_live = publish_follower(&state, every * 3).await;
-            if same_follow && was_live == Some(false) {
-                // Stalled or cut off from Redis past three beats: the matcher
-                // may have taken this node for dead and dropped its sessions,
-                // which would then talk to nobody. Close them (1012) so their
-                // clients reconnect and resume; supervise follows again.
+            // Every follow starts by announcing this node (cluster::node), so
+            // an entry gone by now expired: stalled or cut off from Redis past
+            // three beats, the matcher may have taken this node for dead and
+            // let go of its sessions, which would then talk to nobody. Close
+            // them (1012) so their clients reconnect and resume; supervise
+            // follows again.
+            if publish_follower(&state, every * 3).await == Some(false) {
                 tracing::warn!(
                     node = %state.node_id,
                     "this node's presence lapsed (missed heartbeats): closing its sessions so they resume"
                 );
                 hub.stop.cancel();
-                beating_for = None;
-            } else {
-                beating_for = Some((hub.matcher.clone(), hub.stop.clone()));
             }
             continue;
         }
-        beating_for = None;
         match crate::http::local_snapshot(&state).await {
             Ok(snapshot) => {
                 if let Err(e) = state.presence.publish(&snapshot, every * 3).await {

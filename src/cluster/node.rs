@@ -101,6 +101,12 @@ pub async fn supervise(
                     }
                     match Follower::connect(&url, &prefix, &state.node_id).await {
                         Ok(follower) => {
+                            // Announce this node before any session arrives, so the
+                            // matcher does not take its sessions for a dead node's,
+                            // and before the heartbeat sees this follow, which takes
+                            // a missing entry for a lapse.
+                            let ttl = Duration::from_secs(state.config.timeouts.heartbeat_secs * 3);
+                            let _ = crate::server::publish_follower(&state, ttl).await;
                             let stop = state.shutdown.child_token();
                             tasks.spawn(follower.clone().run(url.clone(), stop.clone()));
                             state.hubs.set(Some(ActiveHub {
@@ -108,10 +114,6 @@ pub async fn supervise(
                                 stop: stop.clone(),
                                 matcher: Some(holder.clone()),
                             }));
-                            // Announce this node before any session arrives, so the
-                            // matcher does not take its sessions for a dead node's.
-                            let ttl = Duration::from_secs(state.config.timeouts.heartbeat_secs * 3);
-                            let _ = crate::server::publish_follower(&state, ttl).await;
                             tracing::info!(node = %state.node_id, matcher = %holder, "following the matcher");
                             following = Some((holder, stop));
                         }
