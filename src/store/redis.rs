@@ -56,15 +56,19 @@ end
 if ARGV[4] ~= '' and redis.call('GET', p .. 'matcher:lease') ~= ARGV[4] then
   return redis.error_reply('FENCED ' .. ARGV[4])
 end
-local opened = {}
+-- Conversations opened in this batch or found stored: each checked once.
+local known = {}
 local lengths = {}
 for _, op in ipairs(ops) do
   if op.o == 'open' then
-    opened[op.id] = true
+    known[op.id] = true
   elseif op.o == 'ticket' then
     -- A filing carries all it needs: no stored conversation required.
-  elseif not opened[op.id] and redis.call('EXISTS', p .. 'conv:' .. op.id) == 0 then
-    return redis.error_reply('MISSING ' .. op.id)
+  elseif not known[op.id] then
+    if redis.call('EXISTS', p .. 'conv:' .. op.id) == 0 then
+      return redis.error_reply('MISSING ' .. op.id)
+    end
+    known[op.id] = true
   end
   if op.o == 'append' then
     -- A message beyond the end of the stored log means the log lost messages
@@ -73,7 +77,9 @@ for _, op in ipairs(ops) do
     if op.seq - 1 > len then
       return redis.error_reply('GAP ' .. op.id)
     end
-    if op.seq - 1 == len then len = len + 1 end
+    -- A retried batch finds its messages stored: pushed once only.
+    op.push = op.seq - 1 == len
+    if op.push then len = len + 1 end
     lengths[op.id] = len
   end
 end
@@ -89,9 +95,8 @@ for _, op in ipairs(ops) do
       redis.call('SADD', p .. 'open', op.id)
     end
   elseif op.o == 'append' then
-    local msgs = p .. 'msgs:' .. op.id
-    if redis.call('LLEN', msgs) == op.seq - 1 then
-      redis.call('RPUSH', msgs, op.msg)
+    if op.push then
+      redis.call('RPUSH', p .. 'msgs:' .. op.id, op.msg)
     end
   elseif op.o == 'requeue' then
     redis.call('HSET', key, 'state', 'queued', 'topic', op.topic, 'priority', op.priority)
