@@ -17,7 +17,7 @@ fn limited(per_sec: u32, burst: u32) -> switchboard::config::Config {
     cfg
 }
 
-/// The next `count` frames of `kind` and the `error`s among them, by
+/// The next `count` echoes and errors (other frames skipped), sorted out by
 /// `client_msg_id` / `ref`: `(taken, refused)`.
 async fn sort_out(ws: &mut Ws, count: usize) -> (Vec<String>, Vec<(String, Value)>) {
     let (mut taken, mut refused) = (Vec::new(), Vec::new());
