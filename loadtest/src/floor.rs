@@ -7,7 +7,7 @@
 //! buffer sizes (`limits.ws_buffer_bytes`, 4 KiB read and write) and transport
 //! limits, one task per connection running one `select!` over the socket, a
 //! bounded outbound queue (`limits.outbound_queue`), a ping tick and shutdown;
-//! the same burst writer (feed, flush once per `max_transport_bytes`), and a
+//! switchboard's own burst writer ([`switchboard::session::write_burst`]), and a
 //! full queue kills the slow consumer as the hub does. A client says
 //! `{"type":"hello","pair":"<id>"}` on `/ws/customer` or `/ws/agent`; the
 //! customer and agent of a pair are linked (both get
@@ -407,7 +407,7 @@ async fn serve(
             () = relay.stop.cancelled() => return Some((1001, "shutting down")),
             frames = outbound.recv() => {
                 let Some(frames) = frames else { return Some((1011, "gone")) };
-                if !write_burst(socket, &kill, &mut outbound, frames, flush_every).await {
+                if !switchboard::session::write_burst(socket, &kill, &mut outbound, frames, flush_every).await {
                     return if kill.is_cancelled() { Some((1008, "slow consumer")) } else { None };
                 }
                 heard = Instant::now();
@@ -464,36 +464,6 @@ fn inbound(linked: &mut Linked, relay: &Relay, text: &str) {
     let out = Utf8Bytes::from(out);
     linked.me.deliver(vec![out.clone()]);
     linked.relay_to_peer(out);
-}
-
-/// switchboard's burst writer: this batch and whatever else is queued, flushed
-/// once per `flush_every` bytes and at the end; abandoned on a kill.
-async fn write_burst(
-    socket: &mut WebSocket,
-    kill: &CancellationToken,
-    outbound: &mut mpsc::Receiver<Vec<Utf8Bytes>>,
-    first: Vec<Utf8Bytes>,
-    flush_every: usize,
-) -> bool {
-    let write = async {
-        let mut pending = 0;
-        let mut batch = Some(first);
-        while let Some(frames) = batch.take().or_else(|| outbound.try_recv().ok()) {
-            for frame in frames {
-                if pending >= flush_every {
-                    socket.flush().await?;
-                    pending = 0;
-                }
-                pending += frame.len();
-                socket.feed(WsMessage::Text(frame)).await?;
-            }
-        }
-        socket.flush().await
-    };
-    tokio::select! {
-        written = write => written.is_ok(),
-        () = kill.cancelled() => false,
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -313,8 +313,9 @@ async fn serve(
 /// Write a turn's frames and whatever else is already queued, flushing once per
 /// `flush_every` bytes (tungstenite refuses to buffer past its write limit); a
 /// write that blocks is abandoned when the hub declares the session a slow
-/// consumer.
-async fn write_burst(
+/// consumer. Public for the load tester's transport floor, which must write
+/// exactly as a session does.
+pub async fn write_burst(
     socket: &mut WebSocket,
     kill: &CancellationToken,
     outbound: &mut mpsc::Receiver<Vec<Utf8Bytes>>,
