@@ -148,6 +148,10 @@ pub struct RedisSettings {
     /// Seconds to wait for Redis to answer before a write counts as failed.
     /// Default 2.
     pub timeout_secs: u64,
+    /// With a `rediss://` URL: a PEM file of the certificate authorities to
+    /// trust for Redis's certificate, instead of the system's (a private CA,
+    /// a self-signed Redis). Unset: the system's trust store.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RedisSettings {
@@ -156,6 +160,7 @@ impl Default for RedisSettings {
             prefix: "switchboard:".into(),
             retain_ended_secs: 7 * 24 * 3600,
             timeout_secs: 2,
+            tls_ca_file: None,
         }
     }
 }
@@ -584,17 +589,40 @@ impl Config {
             ));
         }
         if let Some(url) = &self.redis_url
-            && !["redis://", "unix://", "redis+unix://"]
+            && !["redis://", "rediss://", "unix://", "redis+unix://"]
                 .iter()
                 .any(|scheme| url.starts_with(scheme))
         {
             return Err(invalid(
                 "redis_url",
-                "must start with redis:// or unix:// (e.g. redis://127.0.0.1:6379/0); \
-                 rediss:// (TLS) is not supported by this build",
+                "must start with redis://, rediss:// (TLS) or unix:// (e.g. redis://127.0.0.1:6379/0)",
             ));
         }
         let redis = &self.redis;
+        if let Some(path) = &redis.tls_ca_file {
+            if !self
+                .redis_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("rediss://"))
+            {
+                return Err(invalid(
+                    "redis.tls_ca_file",
+                    "is only used with a rediss:// (TLS) redis_url",
+                ));
+            }
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                invalid(
+                    "redis.tls_ca_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(invalid(
+                    "redis.tls_ca_file",
+                    format!("{} holds no PEM certificate", path.display()),
+                ));
+            }
+        }
         if redis.prefix.is_empty()
             || redis.prefix.len() > 64
             || redis
@@ -838,7 +866,22 @@ mod tests {
 
         let mut c = Config::default();
         c.redis_url = Some("rediss://example:6380".into());
-        assert!(problem(&c).contains("TLS"));
+        assert_eq!(problem(&c), "accepted");
+
+        let mut c = Config::default();
+        c.redis_url = Some("redis://example:6379".into());
+        c.redis.tls_ca_file = Some("/etc/hostname".into());
+        assert!(problem(&c).contains("redis.tls_ca_file"), "{}", problem(&c));
+
+        let mut c = Config::default();
+        c.redis_url = Some("rediss://example:6380".into());
+        c.redis.tls_ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(problem(&c).contains("cannot read /nonexistent/ca.pem"), "{}", problem(&c));
+
+        let mut c = Config::default();
+        c.redis_url = Some("rediss://example:6380".into());
+        c.redis.tls_ca_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into());
+        assert!(problem(&c).contains("no PEM certificate"), "{}", problem(&c));
 
         let mut c = Config::default();
         c.redis.prefix = "two words".into();

@@ -11,7 +11,7 @@ use smol_str::SmolStr;
 
 use crate::{
     protocol::AgentStatus,
-    store::{StoreError, unavailable},
+    store::{RedisTarget, StoreError, unavailable},
 };
 
 /// One agent as its node sees it.
@@ -113,8 +113,8 @@ impl std::fmt::Debug for RedisBoard {
 
 impl RedisBoard {
     /// A board on this Redis, under `prefix`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let connection = crate::store::redis_connection(url).await?;
+    pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<Self, StoreError> {
+        let connection = crate::store::redis_connection(target).await?;
         Ok(Self {
             connection,
             prefix: prefix.to_string(),

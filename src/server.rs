@@ -23,7 +23,7 @@ use crate::{
     metrics::Metrics,
     presence::{MemoryBoard, PresenceBoard, RedisBoard},
     session::{self, Side},
-    store::{MemoryStore, RedisStore, Store, StoreError},
+    store::{MemoryStore, RedisStore, RedisTarget, Store, StoreError},
 };
 
 /// What every handler shares.
@@ -149,7 +149,10 @@ async fn serve_node(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let presence: Arc<dyn PresenceBoard> = match &config.redis_url {
-        Some(url) => Arc::new(RedisBoard::connect(url, &config.redis.prefix).await?),
+        Some(url) => Arc::new(
+            RedisBoard::connect(&RedisTarget::new(url, &config.redis), &config.redis.prefix)
+                .await?,
+        ),
         None => Arc::new(MemoryBoard::default()),
     };
     let node_id = config.node_id.clone().unwrap_or_else(|| {
@@ -181,8 +184,13 @@ async fn serve_node(
     match (cluster, &config.redis_url) {
         (Some(redis), Some(url)) => {
             let ttl = Duration::from_secs(config.cluster.lease_secs);
-            let lease =
-                MatcherLease::connect(url, &config.redis.prefix, &state.node_id, ttl).await?;
+            let lease = MatcherLease::connect(
+                &RedisTarget::new(url, &config.redis),
+                &config.redis.prefix,
+                &state.node_id,
+                ttl,
+            )
+            .await?;
             tasks.spawn(supervise(
                 state.clone(),
                 redis,

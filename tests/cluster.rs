@@ -11,16 +11,21 @@ use switchboard::{
     cluster::lease::MatcherLease,
     config::RedisSettings,
     domain::{ConversationId, CustomerProfile, Priority},
-    store::{Change, RedisStore, Store, StoreError},
+    store::{Change, RedisStore, RedisTarget, Store, StoreError},
 };
 use time::OffsetDateTime;
 
 const PREFIX: &str = "lease:";
 
 async fn lease(redis: &redis_server::RedisServer, node: &str, ttl_ms: u64) -> MatcherLease {
-    MatcherLease::connect(&redis.url, PREFIX, node, Duration::from_millis(ttl_ms))
-        .await
-        .unwrap()
+    MatcherLease::connect(
+        &RedisTarget::new(&redis.url, &RedisSettings::default()),
+        PREFIX,
+        node,
+        Duration::from_millis(ttl_ms),
+    )
+    .await
+    .unwrap()
 }
 
 /// Take the lease as soon as its holder's TTL runs out (within 5 s).
@@ -127,7 +132,11 @@ async fn a_stale_matcher_cannot_commit() {
 mod presence {
     use std::time::{Duration, Instant};
 
-    use switchboard::presence::{NodePresence, PresenceBoard, RedisBoard};
+    use switchboard::{
+        config::RedisSettings,
+        presence::{NodePresence, PresenceBoard, RedisBoard},
+        store::RedisTarget,
+    };
 
     fn snapshot(node: &str) -> NodePresence {
         NodePresence {
@@ -141,12 +150,17 @@ mod presence {
     #[tokio::test]
     async fn nodes_appear_by_heartbeat_and_vanish_by_ttl_or_withdrawal() {
         let redis = super::redis_server::RedisServer::start();
-        let one = RedisBoard::connect(&redis.url, "presence:").await.unwrap();
-        let two = RedisBoard::connect(&redis.url, "presence:").await.unwrap();
-        let other = RedisBoard::connect(&redis.url, "elsewhere:").await.unwrap();
-        one.publish(&snapshot("n1"), Duration::from_secs(60))
-            .await
-            .unwrap();
+        let target = RedisTarget::new(&redis.url, &RedisSettings::default());
+        let one = RedisBoard::connect(&target, "presence:").await.unwrap();
+        let two = RedisBoard::connect(&target, "presence:").await.unwrap();
+        let other = RedisBoard::connect(&target, "elsewhere:").await.unwrap();
+        // A publish tells whether the node's last entry was still there: not
+        // the first time, then yes while it beats in time.
+        for was_live in [false, true] {
+            let n1 = snapshot("n1");
+            let published = one.publish(&n1, Duration::from_secs(60)).await;
+            assert_eq!(published.unwrap(), was_live);
+        }
         two.publish(&snapshot("n2"), Duration::from_millis(300))
             .await
             .unwrap();
@@ -163,8 +177,13 @@ mod presence {
             assert!(Instant::now() < deadline, "n2 never expired");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // n1 shuts down cleanly: gone at once.
+        // Beating again after a lapse, it learns it lapsed.
+        let n2 = snapshot("n2");
+        let again = two.publish(&n2, Duration::from_millis(300)).await;
+        assert!(!again.unwrap());
+        // n1 and n2 shut down cleanly: gone at once.
         one.withdraw("n1").await.unwrap();
+        two.withdraw("n2").await.unwrap();
         assert!(two.nodes().await.unwrap().is_empty());
         assert_eq!(names(other.nodes().await.unwrap()), ["x"]);
     }

@@ -21,7 +21,7 @@ use std::{
 
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
-use redis::{AsyncCommands, Client, aio::ConnectionManager};
+use redis::{AsyncCommands, aio::ConnectionManager};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +30,7 @@ use crate::{
     hub::{Command, HubHandle},
     protocol::{AgentFrame, CustomerFrame, Resume},
     session::link::{Delivery, LocalLink, RemoteLink, SessionLink},
-    store::{StoreError, unavailable},
+    store::{RedisTarget, StoreError, unavailable},
 };
 
 /// What a follower's session tells the matcher.
@@ -113,8 +113,8 @@ impl std::fmt::Debug for RemoteOutbox {
 
 impl RemoteOutbox {
     /// An outbox publishing on this Redis.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Arc<Self>, StoreError> {
-        let connection = crate::store::redis_connection(url).await?;
+    pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<Arc<Self>, StoreError> {
+        let connection = crate::store::redis_connection(target).await?;
         Ok(Arc::new(Self {
             pending: Mutex::new(HashMap::new()),
             connection,
@@ -169,7 +169,7 @@ impl RemoteOutbox {
 /// Redis's output buffer limit) is renewed with backoff: what was published
 /// meanwhile is lost, which costs only unacknowledged frames that clients resend.
 pub async fn run_inbox(
-    url: String,
+    target: RedisTarget,
     prefix: String,
     hub: HubHandle,
     outbox: Arc<RemoteOutbox>,
@@ -177,7 +177,7 @@ pub async fn run_inbox(
 ) {
     let mut backoff = std::time::Duration::from_millis(50);
     while !stop.is_cancelled() {
-        match subscribe(&url, &inbox_channel(&prefix)).await {
+        match subscribe(&target, &inbox_channel(&prefix)).await {
             Ok(pubsub) => {
                 backoff = std::time::Duration::from_millis(50);
                 if !drain_inbox(pubsub, &hub, &outbox, &stop).await {
@@ -260,8 +260,11 @@ async fn drain_inbox(
     }
 }
 
-async fn subscribe(url: &str, channel: &str) -> Result<redis::aio::PubSub, StoreError> {
-    let client = Client::open(url).map_err(unavailable)?;
+async fn subscribe(
+    target: &RedisTarget,
+    channel: &str,
+) -> Result<redis::aio::PubSub, StoreError> {
+    let client = target.client()?;
     let mut pubsub = client.get_async_pubsub().await.map_err(unavailable)?;
     pubsub.subscribe(channel).await.map_err(unavailable)?;
     Ok(pubsub)
@@ -286,8 +289,12 @@ impl std::fmt::Debug for Follower {
 
 impl Follower {
     /// A follower publishing on this Redis.
-    pub async fn connect(url: &str, prefix: &str, node: &str) -> Result<Arc<Self>, StoreError> {
-        let connection = crate::store::redis_connection(url).await?;
+    pub async fn connect(
+        target: &RedisTarget,
+        prefix: &str,
+        node: &str,
+    ) -> Result<Arc<Self>, StoreError> {
+        let connection = crate::store::redis_connection(target).await?;
         Ok(Arc::new(Self {
             node: node.to_string(),
             prefix: prefix.to_string(),
@@ -366,9 +373,9 @@ impl Follower {
 
     /// Hand the matcher's frames to this node's sessions until `stop`; a session
     /// that does not drain is closed and its departure reported.
-    pub async fn run(self: Arc<Self>, url: String, stop: CancellationToken) {
+    pub async fn run(self: Arc<Self>, target: RedisTarget, stop: CancellationToken) {
         let channel = node_channel(&self.prefix, &self.node);
-        let mut pubsub = match subscribe(&url, &channel).await {
+        let mut pubsub = match subscribe(&target, &channel).await {
             Ok(pubsub) => pubsub,
             Err(e) => {
                 tracing::error!(error = %e, "cannot subscribe to this node's channel");

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use redis::{Script, aio::ConnectionManager};
 
-use crate::store::{StoreError, unavailable};
+use crate::store::{RedisTarget, StoreError, unavailable};
 
 const ACQUIRE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -71,12 +71,12 @@ impl MatcherLease {
 
     /// A lease handle for `node`, lasting `ttl` unless renewed.
     pub async fn connect(
-        url: &str,
+        target: &RedisTarget,
         prefix: &str,
         node: &str,
         ttl: Duration,
     ) -> Result<Self, StoreError> {
-        let connection = crate::store::redis_connection(url).await?;
+        let connection = crate::store::redis_connection(target).await?;
         Ok(Self {
             connection,
             node: node.to_string(),

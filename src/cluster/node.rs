@@ -22,7 +22,7 @@ use crate::{
     hub::{ActiveHub, Hub, HubHandle},
     metrics::Metrics,
     server::AppState,
-    store::{RedisStore, Store},
+    store::{RedisStore, RedisTarget, Store},
 };
 
 /// Take the lease when free and serve while holding it; otherwise follow the
@@ -37,7 +37,10 @@ pub async fn supervise(
     metrics: Arc<Metrics>,
     tasks: TaskTracker,
 ) {
-    let url = state.config.redis_url.clone().unwrap_or_default();
+    let target = RedisTarget::new(
+        state.config.redis_url.as_deref().unwrap_or_default(),
+        &state.config.redis,
+    );
     let prefix = state.config.redis.prefix.clone();
     let every = lease_ttl / 3;
     // The matcher followed (its lease value) and the token ending that.
@@ -56,7 +59,7 @@ pub async fn supervise(
                 }
                 tracing::info!(node = %state.node_id, token = fence.token, "took the matcher lease: serving");
                 serve_term(
-                    &state, &store, &lease, &fence, lease_ttl, &metrics, &tasks, &url,
+                    &state, &store, &lease, &fence, lease_ttl, &metrics, &tasks, &target,
                 )
                 .await;
                 // Give the lease up if it is still ours, so another node takes over
@@ -99,7 +102,7 @@ pub async fn supervise(
                     if let Some((_, stop)) = following.take() {
                         stop.cancel();
                     }
-                    match Follower::connect(&url, &prefix, &state.node_id).await {
+                    match Follower::connect(&target, &prefix, &state.node_id).await {
                         Ok(follower) => {
                             // Announce this node before any session arrives, so the
                             // matcher does not take its sessions for a dead node's,
@@ -108,7 +111,7 @@ pub async fn supervise(
                             let ttl = Duration::from_secs(state.config.timeouts.heartbeat_secs * 3);
                             let _ = crate::server::publish_follower(&state, ttl).await;
                             let stop = state.shutdown.child_token();
-                            tasks.spawn(follower.clone().run(url.clone(), stop.clone()));
+                            tasks.spawn(follower.clone().run(target.clone(), stop.clone()));
                             state.hubs.set(Some(ActiveHub {
                                 handle: HubHandle::remote(follower),
                                 stop: stop.clone(),
@@ -142,11 +145,11 @@ async fn serve_term(
     lease_ttl: Duration,
     metrics: &Arc<Metrics>,
     tasks: &TaskTracker,
-    url: &str,
+    target: &RedisTarget,
 ) {
     let stop = state.shutdown.child_token();
     let prefix = &state.config.redis.prefix;
-    let outbox = match RemoteOutbox::connect(url, prefix).await {
+    let outbox = match RemoteOutbox::connect(target, prefix).await {
         Ok(outbox) => outbox,
         Err(e) => {
             tracing::error!(error = %e, "cannot publish to followers");
@@ -172,7 +175,7 @@ async fn serve_term(
     {
         Ok(handle) => {
             tasks.spawn(run_inbox(
-                url.to_string(),
+                target.clone(),
                 prefix.clone(),
                 handle.clone(),
                 outbox,

@@ -16,14 +16,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-pub use self::redis::RedisStore;
+pub use self::redis::{RedisStore, RedisTarget};
 
 /// A connection for the cluster's own use (lease, presence, bus), with the
 /// default command timeout.
 pub(crate) async fn redis_connection(
-    url: &str,
+    target: &RedisTarget,
 ) -> Result<::redis::aio::ConnectionManager, StoreError> {
-    self::redis::managed_connection(url, self::redis::CLUSTER_TIMEOUT).await
+    self::redis::managed_connection(target, self::redis::CLUSTER_TIMEOUT).await
 }
 pub use memory::MemoryStore;
 

@@ -117,13 +117,58 @@ end
 return filed
 "#;
 
+/// Where Redis is: its URL and, for a `rediss://` one, the certificate
+/// authorities to trust if not the system's (`redis.tls_ca_file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisTarget {
+    /// `redis://`, `rediss://` or `unix://` URL.
+    pub url: String,
+    /// PEM file of the CAs to trust for a `rediss://` URL.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+}
+
+impl RedisTarget {
+    /// The Redis at `url`, with the TLS trust of `settings`.
+    pub fn new(url: &str, settings: &RedisSettings) -> Self {
+        Self {
+            url: url.to_string(),
+            tls_ca_file: settings.tls_ca_file.clone(),
+        }
+    }
+
+    /// A client for it. With `rediss://`, Redis's certificate must chain to
+    /// the CAs of `tls_ca_file`, or to the system's trust store without one.
+    pub(crate) fn client(&self) -> Result<Client, StoreError> {
+        match &self.tls_ca_file {
+            Some(path) if self.url.starts_with("rediss://") => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    unavailable(format!(
+                        "cannot read redis.tls_ca_file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Client::build_with_tls(
+                    self.url.as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem),
+                    },
+                )
+                .map_err(unavailable)
+            }
+            _ => Client::open(self.url.as_str()).map_err(unavailable),
+        }
+    }
+}
+
 /// A self-reconnecting connection that gives up on a command after `timeout`
 /// (so nothing, shutdown included, waits on an unreachable Redis for long).
 pub(crate) async fn managed_connection(
-    url: &str,
+    target: &RedisTarget,
     timeout: Duration,
 ) -> Result<ConnectionManager, StoreError> {
-    let client = Client::open(url).map_err(unavailable)?;
+    let url = target.url.as_str();
+    let client = target.client()?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout))
@@ -207,8 +252,11 @@ impl RedisStore {
     /// Connect, failing at once if Redis cannot be reached: a node must not start
     /// on a store it cannot write to.
     pub async fn connect(url: &str, settings: &RedisSettings) -> Result<Self, StoreError> {
-        let connection =
-            managed_connection(url, Duration::from_secs(settings.timeout_secs)).await?;
+        let connection = managed_connection(
+            &RedisTarget::new(url, settings),
+            Duration::from_secs(settings.timeout_secs),
+        )
+        .await?;
         let store = Self {
             connection,
             prefix: settings.prefix.clone(),
