@@ -445,6 +445,15 @@ impl Config {
     /// Layer defaults, the optional TOML file and `SWITCHBOARD_*` variables, then
     /// validate. Nested keys use `__` in variables: `SWITCHBOARD_TIMEOUTS__HELLO_SECS=1`.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, |_| {})
+    }
+
+    /// [`Config::load`], with `overrides` (command-line flags) applied last,
+    /// before validation: rules that join two settings see the final pair.
+    pub fn load_with(
+        file: Option<&Path>,
+        overrides: impl FnOnce(&mut Config),
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
@@ -457,7 +466,8 @@ impl Config {
         }
         // SWITCHBOARD_LOG is the log filter, read by the binary, not a config key.
         figment = figment.merge(Env::prefixed("SWITCHBOARD_").ignore(&["log"]).split("__"));
-        let config: Config = figment.extract().map_err(describe)?;
+        let mut config: Config = figment.extract().map_err(describe)?;
+        overrides(&mut config);
         config.validate()?;
         Ok(config)
     }
@@ -876,12 +886,20 @@ mod tests {
         let mut c = Config::default();
         c.redis_url = Some("rediss://example:6380".into());
         c.redis.tls_ca_file = Some("/nonexistent/ca.pem".into());
-        assert!(problem(&c).contains("cannot read /nonexistent/ca.pem"), "{}", problem(&c));
+        assert!(
+            problem(&c).contains("cannot read /nonexistent/ca.pem"),
+            "{}",
+            problem(&c)
+        );
 
         let mut c = Config::default();
         c.redis_url = Some("rediss://example:6380".into());
         c.redis.tls_ca_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into());
-        assert!(problem(&c).contains("no PEM certificate"), "{}", problem(&c));
+        assert!(
+            problem(&c).contains("no PEM certificate"),
+            "{}",
+            problem(&c)
+        );
 
         let mut c = Config::default();
         c.redis.prefix = "two words".into();

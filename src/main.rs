@@ -100,14 +100,14 @@ fn serve(
     listen: Option<SocketAddr>,
     redis_url: Option<String>,
 ) -> anyhow::Result<()> {
-    let mut config = Config::load(config_path.as_deref())?;
-    if let Some(listen) = listen {
-        config.listen = listen;
-    }
-    if redis_url.is_some() {
-        config.redis_url = redis_url;
-        config.validate()?;
-    }
+    let config = Config::load_with(config_path.as_deref(), |config| {
+        if let Some(listen) = listen {
+            config.listen = listen;
+        }
+        if redis_url.is_some() {
+            config.redis_url = redis_url;
+        }
+    })?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         tracing::info!(

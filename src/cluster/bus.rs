@@ -260,10 +260,7 @@ async fn drain_inbox(
     }
 }
 
-async fn subscribe(
-    target: &RedisTarget,
-    channel: &str,
-) -> Result<redis::aio::PubSub, StoreError> {
+async fn subscribe(target: &RedisTarget, channel: &str) -> Result<redis::aio::PubSub, StoreError> {
     let client = target.client()?;
     let mut pubsub = client.get_async_pubsub().await.map_err(unavailable)?;
     pubsub.subscribe(channel).await.map_err(unavailable)?;

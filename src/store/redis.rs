@@ -173,15 +173,28 @@ pub(crate) async fn managed_connection(
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout))
         .set_number_of_retries(3);
-    tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
-        .await
-        .map_err(|_| {
-            unavailable(format!(
-                "no answer from {} within {timeout:?}",
+    match tokio::time::timeout(
+        timeout,
+        ConnectionManager::new_with_config(client.clone(), config),
+    )
+    .await
+    {
+        Ok(connected) => connected.map_err(unavailable),
+        Err(_) => {
+            // The manager retries, so a refusal (a TLS certificate, a password)
+            // would show as a mere timeout: one plain attempt says why.
+            let why = match tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
+                .await
+            {
+                Ok(Err(e)) => format!(": {e}"),
+                _ => String::new(),
+            };
+            Err(unavailable(format!(
+                "no answer from {} within {timeout:?}{why}",
                 crate::config::redact_url(url)
-            ))
-        })?
-        .map_err(unavailable)
+            )))
+        }
+    }
 }
 
 /// The command timeout of the cluster's own connections (lease, presence, bus).

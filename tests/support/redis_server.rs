@@ -17,6 +17,17 @@ pub struct RedisServer {
     pub port: u16,
     pub url: String,
     dir: tempfile::TempDir,
+    /// With TLS: the TLS port (the URL's) and the PEM files it serves.
+    tls: Option<(u16, Tls)>,
+}
+
+/// The PEM files of a TLS `redis-server`: its certificate and key, and the CA
+/// that signed the certificate.
+#[derive(Clone)]
+pub struct Tls {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub ca: std::path::PathBuf,
 }
 
 fn free_port() -> u16 {
@@ -49,22 +60,49 @@ impl RedisServer {
         Self::launch(true)
     }
 
+    /// Start one serving TLS with these files (`url` is its `rediss://`
+    /// one); the plain port stays open for the readiness check only.
+    pub fn start_tls(tls: Tls) -> Self {
+        let tls_port = free_port();
+        let mut server = Self::unstarted(false);
+        server.url = format!("rediss://127.0.0.1:{tls_port}/");
+        server.tls = Some((tls_port, tls));
+        server.spawn();
+        server
+    }
+
     fn launch(durable: bool) -> Self {
+        let mut server = Self::unstarted(durable);
+        server.spawn();
+        server
+    }
+
+    fn unstarted(durable: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let mut server = Self {
+        Self {
             durable,
             child: None,
             port,
             url: format!("redis://127.0.0.1:{port}/"),
             dir,
-        };
-        server.spawn();
-        server
+            tls: None,
+        }
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some((tls_port, tls)) = &self.tls {
+            command
+                .args(["--tls-port", &tls_port.to_string(), "--tls-cert-file"])
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca)
+                .args(["--tls-auth-clients", "no"]);
+        }
+        let child = command
             .args([
                 "--port",
                 &self.port.to_string(),
