@@ -67,6 +67,16 @@ fn bad_configuration_stops_start_up_naming_the_key() {
         &[("SWITCHBOARD_LIMITS__AGENT_FRAMES_PER_SEC", "0")],
         "limits.agent_frames_per_sec",
     );
+    refused(
+        "redis_url = \"rediss://127.0.0.1:1/\"\n[redis]\ntls_ca_file = \"/nonexistent/ca.pem\"",
+        &[],
+        "redis.tls_ca_file",
+    );
+    refused(
+        "[redis]\ntls_ca_file = \"/etc/hostname\"",
+        &[("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:1/")],
+        "redis.tls_ca_file",
+    );
     refused("not toml at all = = =", &[], "switchboard.toml");
     refused(
         "",
