@@ -168,16 +168,28 @@ impl RemoteOutbox {
 /// `stop`. A dropped subscription (Redis restart, a slow matcher cut off by
 /// Redis's output buffer limit) is renewed with backoff: what was published
 /// meanwhile is lost, which costs only unacknowledged frames that clients resend.
+/// `first` is the subscription [`subscribe_inbox`] made before the hub was
+/// announced, so no follower's command published after that is missed.
 pub async fn run_inbox(
+    first: redis::aio::PubSub,
     target: RedisTarget,
     prefix: String,
     hub: HubHandle,
     outbox: Arc<RemoteOutbox>,
     stop: CancellationToken,
 ) {
+    if !drain_inbox(first, &hub, &outbox, &stop).await {
+        return;
+    }
+    tracing::warn!("hub inbox subscription ended: subscribing again");
     let mut backoff = std::time::Duration::from_millis(50);
     while !stop.is_cancelled() {
-        match subscribe(&target, &inbox_channel(&prefix)).await {
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stop.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+        match subscribe_inbox(&target, &prefix).await {
             Ok(pubsub) => {
                 backoff = std::time::Duration::from_millis(50);
                 if !drain_inbox(pubsub, &hub, &outbox, &stop).await {
@@ -187,12 +199,16 @@ pub async fn run_inbox(
             }
             Err(e) => tracing::warn!(error = %e, "cannot subscribe to the hub inbox"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = stop.cancelled() => return,
-        }
-        backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
     }
+}
+
+/// Subscribe to the hub's inbox, where followers publish their sessions'
+/// commands.
+pub async fn subscribe_inbox(
+    target: &RedisTarget,
+    prefix: &str,
+) -> Result<redis::aio::PubSub, StoreError> {
+    subscribe(target, &inbox_channel(prefix)).await
 }
 
 /// Feed one subscription's messages to the hub; false when the inbox should stop
@@ -368,18 +384,16 @@ impl Follower {
             .map_err(unavailable)
     }
 
-    /// Hand the matcher's frames to this node's sessions until `stop`; a session
-    /// that does not drain is closed and its departure reported.
-    pub async fn run(self: Arc<Self>, target: RedisTarget, stop: CancellationToken) {
-        let channel = node_channel(&self.prefix, &self.node);
-        let mut pubsub = match subscribe(&target, &channel).await {
-            Ok(pubsub) => pubsub,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot subscribe to this node's channel");
-                stop.cancel();
-                return;
-            }
-        };
+    /// Subscribe to this node's channel, where the matcher publishes its
+    /// sessions' frames: before any session can arrive, so none is missed.
+    pub async fn listen(&self, target: &RedisTarget) -> Result<redis::aio::PubSub, StoreError> {
+        subscribe(target, &node_channel(&self.prefix, &self.node)).await
+    }
+
+    /// Hand the matcher's frames (from the [`Follower::listen`] subscription)
+    /// to this node's sessions until `stop`; a session that does not drain is
+    /// closed and its departure reported.
+    pub async fn run(self: Arc<Self>, mut pubsub: redis::aio::PubSub, stop: CancellationToken) {
         let mut messages = pubsub.on_message();
         loop {
             let message = tokio::select! {

@@ -15,7 +15,7 @@ use std::{
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
-    bus::{Follower, RemoteOutbox, run_inbox},
+    bus::{Follower, RemoteOutbox, run_inbox, subscribe_inbox},
     lease::{Fence, MatcherLease},
 };
 use crate::{
@@ -102,8 +102,13 @@ pub async fn supervise(
                     if let Some((_, stop)) = following.take() {
                         stop.cancel();
                     }
-                    match Follower::connect(&target, &prefix, &state.node_id).await {
-                        Ok(follower) => {
+                    let connected = async {
+                        let follower = Follower::connect(&target, &prefix, &state.node_id).await?;
+                        let frames = follower.listen(&target).await?;
+                        Ok::<_, crate::store::StoreError>((follower, frames))
+                    };
+                    match connected.await {
+                        Ok((follower, frames)) => {
                             // Announce this node before any session arrives, so the
                             // matcher does not take its sessions for a dead node's,
                             // and before the heartbeat sees this follow, which takes
@@ -111,7 +116,7 @@ pub async fn supervise(
                             let ttl = Duration::from_secs(state.config.timeouts.heartbeat_secs * 3);
                             let _ = crate::server::publish_follower(&state, ttl).await;
                             let stop = state.shutdown.child_token();
-                            tasks.spawn(follower.clone().run(target.clone(), stop.clone()));
+                            tasks.spawn(follower.clone().run(frames, stop.clone()));
                             state.hubs.set(Some(ActiveHub {
                                 handle: HubHandle::remote(follower),
                                 stop: stop.clone(),
@@ -156,6 +161,15 @@ async fn serve_term(
             return;
         }
     };
+    // Subscribed before the hub is announced, so no follower's command is
+    // published to an inbox nobody reads yet.
+    let inbox = match subscribe_inbox(target, prefix).await {
+        Ok(inbox) => inbox,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot subscribe to the hub inbox");
+            return;
+        }
+    };
     let term_store: Arc<dyn Store> = match store.for_term(&fence.holder, lease_ttl).await {
         Ok(term_store) => Arc::new(term_store),
         Err(e) => {
@@ -175,6 +189,7 @@ async fn serve_term(
     {
         Ok(handle) => {
             tasks.spawn(run_inbox(
+                inbox,
                 target.clone(),
                 prefix.clone(),
                 handle.clone(),
