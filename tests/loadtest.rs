@@ -122,6 +122,33 @@ async fn a_short_rally_on_one_node_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_refused_for_their_rate_send_again_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scenario, scale) = rally();
+    // One frame a second: a customer answered within the second gets
+    // `rate_limited`, as a widget in a hurry would.
+    let node = Node::start(
+        &config_file(dir.path(), &scenario),
+        &[],
+        &[
+            ("SWITCHBOARD_LIMITS__CUSTOMER_FRAMES_PER_SEC", "1"),
+            ("SWITCHBOARD_LIMITS__CUSTOMER_FRAME_BURST", "1"),
+        ],
+    );
+    let outcome = run(scenario, scale, &[&node], dir.path()).await;
+    assert!(outcome.clean, "{:?}", outcome.report.violations);
+    let counters = &outcome.report.counters;
+    let refused = counters.get("errors_rate_limited").copied().unwrap_or(0);
+    assert!(refused > 0, "nothing was refused: {counters:?}");
+    assert_eq!(
+        counters.get("resent_after_rate_limit"),
+        Some(&refused),
+        "{counters:?}"
+    );
+    assert_eq!(counters.get("customers_failed"), None, "{counters:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rally_on_two_nodes_survives_the_matcher_killed_mid_run() {
     let redis = redis_server::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();

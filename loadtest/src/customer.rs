@@ -53,6 +53,8 @@ const SILENCE: Duration = Duration::from_secs(60);
 const SECOND_TAB: u32 = 1000;
 /// Reconnection attempts after a broken connection before giving up.
 const RECONNECT_ATTEMPTS: u32 = 8;
+/// Pause before sending again a frame refused with `rate_limited`.
+const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(1);
 
 struct Chat {
     plan: Plan,
@@ -70,6 +72,9 @@ struct Chat {
     extras: Vec<(Duration, Action)>,
     repeat_pending: bool,
     closing: bool,
+    /// The last frame sent without a `client_msg_id`: what a `rate_limited`
+    /// without a `ref` refused (the session answers each frame in turn).
+    unkeyed: Option<Value>,
     /// Counted in the `waiting` gauge.
     waiting: bool,
 }
@@ -182,16 +187,7 @@ impl Chat {
                         if id.ends_with("-m1") || self.conversation.is_none() {
                             continue; // the `start` above carries it
                         }
-                        conn.send(&json!({"type": "message", "client_msg_id": id,
-                            "text": stamped("and one more detail", at)}))
-                            .await
-                            .ok();
-                        self.run.rec.event(Event::Sent {
-                            at_us: rec.now_us(),
-                            session: self.me(),
-                            conversation: self.conversation.clone(),
-                            client_msg_id: id,
-                        });
+                        self.resend(&mut conn, id, at).await;
                     }
                     return Ok(conn);
                 }
@@ -217,6 +213,28 @@ impl Chat {
             .await
             .ok();
         self.note_sent(id, at);
+    }
+
+    /// Send a frame without a key, remembered in case it is refused for the
+    /// rate.
+    async fn send_unkeyed(&mut self, conn: &mut Conn, frame: Value) {
+        conn.send(&frame).await.ok();
+        self.unkeyed = Some(frame);
+    }
+
+    /// Send an unacknowledged message again, with its key and its first send
+    /// time (so the delay counts in its latency).
+    async fn resend(&self, conn: &mut Conn, id: String, at: u64) {
+        conn.send(&json!({"type": "message", "client_msg_id": id,
+            "text": stamped("and one more detail", at)}))
+            .await
+            .ok();
+        self.run.rec.event(Event::Sent {
+            at_us: self.run.rec.now_us(),
+            session: self.me(),
+            conversation: self.conversation.clone(),
+            client_msg_id: id,
+        });
     }
 
     fn note_sent(&mut self, id: String, at: u64) {
@@ -387,6 +405,36 @@ impl Chat {
             "error" => {
                 let code = frame["code"].as_str().unwrap_or_default().to_string();
                 rec.count(&format!("errors_{code}"), 1);
+                // As the widget does: a frame refused for the rate is sent
+                // again after a pause (nothing refused was stored).
+                if code == "rate_limited" {
+                    let keyed = frame["ref"]
+                        .as_str()
+                        .and_then(|id| self.sent_at.get(id).map(|&at| (id.to_string(), at)));
+                    let unkeyed = frame["ref"]
+                        .is_null()
+                        .then(|| self.unkeyed.take())
+                        .flatten();
+                    if keyed.is_some() || unkeyed.is_some() {
+                        rec.count("resent_after_rate_limit", 1);
+                        tokio::time::sleep(RATE_LIMIT_PAUSE).await;
+                    }
+                    match (keyed, unkeyed) {
+                        (Some((id, _)), _) if id.ends_with("-m1") => {
+                            conn.send(&self.start_frame()).await.ok();
+                            return Ok(false);
+                        }
+                        (Some((id, at)), _) => {
+                            self.resend(conn, id, at).await;
+                            return Ok(false);
+                        }
+                        (None, Some(unkeyed)) => {
+                            self.send_unkeyed(conn, unkeyed).await;
+                            return Ok(false);
+                        }
+                        (None, None) => {}
+                    }
+                }
                 rec.event(Event::Error {
                     at_us: rec.now_us(),
                     session: self.me(),
@@ -442,6 +490,7 @@ pub async fn run(run: Arc<Run>, plan: Plan) {
         extras,
         repeat_pending: false,
         closing: false,
+        unkeyed: None,
         waiting: false,
     };
     if let Err(e) = chat_to_the_end(&mut chat).await {
@@ -542,9 +591,7 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
                         // Out of patience: leave the queue.
                         chat.closing = true;
                         rec.count("gave_up", 1);
-                        conn.send(&json!({"type": "close"}))
-            .await
-            .ok();
+                        chat.send_unkeyed(&mut conn, json!({"type": "close"})).await;
                         continue;
                     }
                     return Err(ClientError::Timeout(SILENCE));
@@ -553,9 +600,7 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
                     Action::Send => chat.send_message(&mut conn).await,
                     Action::Close => {
                         chat.closing = true;
-                        conn.send(&json!({"type": "close"}))
-            .await
-            .ok();
+                        chat.send_unkeyed(&mut conn, json!({"type": "close"})).await;
                     }
                     Action::SecondTab => {
                         if let Some(conversation) = chat.conversation.clone() {
@@ -573,9 +618,8 @@ async fn chat_to_the_end(chat: &mut Chat) -> Result<(), ClientError> {
                     }
                     Action::RepeatStart => {
                         chat.repeat_pending = true;
-                        conn.send(&json!({"type": "start", "topic": chat.plan.topic}))
-            .await
-            .ok();
+                        let start = json!({"type": "start", "topic": chat.plan.topic});
+                        chat.send_unkeyed(&mut conn, start).await;
                     }
                 }
                 if chat.next.is_none()
@@ -613,6 +657,7 @@ async fn second_tab(run: Arc<Run>, plan: Plan, conversation: String) {
         extras: Vec::new(),
         repeat_pending: false,
         closing: true,
+        unkeyed: None,
         waiting: false,
     };
     let rec = chat.run.rec.clone();
