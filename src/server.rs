@@ -148,11 +148,12 @@ async fn serve_node(
     cluster: Option<RedisStore>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let presence: Arc<dyn PresenceBoard> = match &config.redis_url {
-        Some(url) => Arc::new(
-            RedisBoard::connect(&RedisTarget::new(url, &config.redis), &config.redis.prefix)
-                .await?,
-        ),
+    let redis_target = config
+        .redis_url
+        .as_deref()
+        .map(|url| RedisTarget::new(url, &config.redis));
+    let presence: Arc<dyn PresenceBoard> = match &redis_target {
+        Some(target) => Arc::new(RedisBoard::connect(target, &config.redis.prefix).await?),
         None => Arc::new(MemoryBoard::default()),
     };
     let node_id = config.node_id.clone().unwrap_or_else(|| {
@@ -181,18 +182,14 @@ async fn serve_node(
         node_id,
         presence,
     });
-    match (cluster, &config.redis_url) {
-        (Some(redis), Some(url)) => {
+    match (cluster, redis_target) {
+        (Some(redis), Some(target)) => {
             let ttl = Duration::from_secs(config.cluster.lease_secs);
-            let lease = MatcherLease::connect(
-                &RedisTarget::new(url, &config.redis),
-                &config.redis.prefix,
-                &state.node_id,
-                ttl,
-            )
-            .await?;
+            let lease =
+                MatcherLease::connect(&target, &config.redis.prefix, &state.node_id, ttl).await?;
             tasks.spawn(supervise(
                 state.clone(),
+                target,
                 redis,
                 lease,
                 ttl,
@@ -314,6 +311,23 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// A session's transport: `buffer_bytes` read and write buffers, messages and
+/// frames up to `max_transport_bytes`. Public for the load tester's transport
+/// floor, which must hold connections exactly as a session does.
+pub fn sized(
+    ws: WebSocketUpgrade,
+    buffer_bytes: usize,
+    max_transport_bytes: usize,
+) -> WebSocketUpgrade {
+    // Sized for tens of thousands of idle connections: tungstenite's defaults
+    // (128 KiB read buffer, allocated and zeroed per connection) cost ~140 KB each.
+    ws.read_buffer_size(buffer_bytes)
+        .write_buffer_size(buffer_bytes)
+        .max_write_buffer_size(max_transport_bytes.max(buffer_bytes) * 4)
+        .max_message_size(max_transport_bytes)
+        .max_frame_size(max_transport_bytes)
+}
+
 fn upgrade(ws: WebSocketUpgrade, state: Arc<AppState>, side: Side) -> Response {
     let Some(hub) = state.hubs.get() else {
         return crate::http::ApiError::new(
@@ -323,17 +337,10 @@ fn upgrade(ws: WebSocketUpgrade, state: Arc<AppState>, side: Side) -> Response {
         .into_response();
     };
     let limits = &state.config.limits;
-    // Sized for tens of thousands of idle connections: tungstenite's defaults
-    // (128 KiB read buffer, allocated and zeroed per connection) cost ~140 KB each.
-    ws.read_buffer_size(limits.ws_buffer_bytes)
-        .write_buffer_size(limits.ws_buffer_bytes)
-        .max_write_buffer_size(limits.max_transport_bytes.max(limits.ws_buffer_bytes) * 4)
-        .max_message_size(limits.max_transport_bytes)
-        .max_frame_size(limits.max_transport_bytes)
-        .on_upgrade(move |socket| {
-            let tasks = state.tasks.clone();
-            tasks.track_future(session::run(socket, state, side, hub))
-        })
+    sized(ws, limits.ws_buffer_bytes, limits.max_transport_bytes).on_upgrade(move |socket| {
+        let tasks = state.tasks.clone();
+        tasks.track_future(session::run(socket, state, side, hub))
+    })
 }
 
 async fn customer_ws(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {

@@ -13,11 +13,12 @@ mod redis_server;
 
 use std::{
     net::SocketAddr,
-    process::{Child, Command},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use common::*;
+use node::Node;
 use serde_json::{Value, json};
 
 /// Customers queue before any agent is online here, as in a surge's first
@@ -34,12 +35,6 @@ skills = ["trading"]
 languages = ["en"]
 capacity = 3
 "#;
-
-/// One `switchboard serve` process.
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-}
 
 impl Node {
     fn start(redis: &redis_server::RedisServer, config: &std::path::Path, id: &str) -> Self {
@@ -61,8 +56,7 @@ impl Node {
             .env("SWITCHBOARD_NODE_ID", id)
             .env("SWITCHBOARD_CLUSTER__LEASE_SECS", "1")
             .env("SWITCHBOARD_REDIS__PREFIX", "failover:");
-        let (child, addr) = node::spawn_listening(command);
-        Self { child, addr }
+        Self::spawn(command)
     }
 
     fn signal(&self, signal: &str) {
@@ -92,13 +86,6 @@ impl Node {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -11,11 +11,11 @@ mod node;
 mod redis_server;
 
 use std::{
-    net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command},
+    process::Command,
 };
 
+use node::Node;
 use switchboard_loadtest::{
     runner::{self, Options, Outcome},
     scenario::{Fault, Scenario},
@@ -46,11 +46,6 @@ fn config_file(dir: &Path, scenario: &Scenario) -> PathBuf {
     path
 }
 
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-}
-
 impl Node {
     fn start(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
@@ -59,19 +54,11 @@ impl Node {
             .arg(config)
             .args(extra)
             .envs(env.iter().copied());
-        let (child, addr) = node::spawn_listening(command);
-        Self { child, addr }
+        Self::spawn(command)
     }
 
     fn url(&self) -> String {
         format!("ws://{}", self.addr)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -14,7 +14,7 @@ mod redis_server;
 use std::{
     net::SocketAddr,
     path::Path,
-    process::{Child, Command},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -74,18 +74,6 @@ fn serve(redis: &redis_server::RedisServer, config: &Path, id: &str) -> Command 
     command
 }
 
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn role(addr: SocketAddr, role: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -113,11 +101,9 @@ async fn nodes_chat_through_a_redis_that_speaks_only_tls() {
     .unwrap();
 
     // The matcher (store, lease, presence, inbox) and a follower (the bus).
-    let (child, addr) = node::spawn_listening(serve(&redis, &config, "a"));
-    let a = Node { child, addr };
+    let a = node::Node::spawn(serve(&redis, &config, "a"));
     role(a.addr, "matcher").await;
-    let (child, addr) = node::spawn_listening(serve(&redis, &config, "b"));
-    let b = Node { child, addr };
+    let b = node::Node::spawn(serve(&redis, &config, "b"));
     role(b.addr, "follower").await;
 
     let mut ann = Ws::connect(a.addr, "/ws/agent").await;

@@ -212,15 +212,12 @@ async fn agent_ws(State(relay): State<Arc<Relay>>, ws: WebSocketUpgrade) -> Resp
 
 fn upgrade(ws: WebSocketUpgrade, relay: Arc<Relay>, side: RelaySide) -> Response {
     let c = &relay.config;
-    ws.read_buffer_size(c.ws_buffer_bytes)
-        .write_buffer_size(c.ws_buffer_bytes)
-        .max_write_buffer_size(c.max_transport_bytes.max(c.ws_buffer_bytes) * 4)
-        .max_message_size(c.max_transport_bytes)
-        .max_frame_size(c.max_transport_bytes)
-        .on_upgrade(move |socket| {
+    switchboard::server::sized(ws, c.ws_buffer_bytes, c.max_transport_bytes).on_upgrade(
+        move |socket| {
             let tasks = relay.tasks.clone();
             tasks.track_future(run(socket, relay, side))
-        })
+        },
+    )
 }
 
 /// Takes the connection out of its pair on every exit path.

@@ -31,16 +31,13 @@ use crate::{
 /// shuts down.
 pub async fn supervise(
     state: Arc<AppState>,
+    target: RedisTarget,
     store: RedisStore,
     lease: MatcherLease,
     lease_ttl: Duration,
     metrics: Arc<Metrics>,
     tasks: TaskTracker,
 ) {
-    let target = RedisTarget::new(
-        state.config.redis_url.as_deref().unwrap_or_default(),
-        &state.config.redis,
-    );
     let prefix = state.config.redis.prefix.clone();
     let every = lease_ttl / 3;
     // The matcher followed (its lease value) and the token ending that.

@@ -34,6 +34,7 @@ pub(super) enum Verdict {
 pub(super) struct FrameBudget {
     limiter:
         RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<std::time::Instant>>,
+    per_sec: u32,
     refused_in_a_row: u32,
     close_after: u32,
 }
@@ -52,9 +53,15 @@ impl FrameBudget {
                 Quota::per_second(per_sec).allow_burst(burst),
                 MonotonicClock,
             ),
+            per_sec: per_sec.get(),
             refused_in_a_row: 0,
             close_after: burst.get().saturating_mul(BURSTS_REFUSED_BEFORE_CLOSE),
         }
+    }
+
+    /// Frames a second, on average.
+    pub(super) fn per_sec(&self) -> u32 {
+        self.per_sec
     }
 
     /// Spend one frame.

@@ -293,8 +293,8 @@ async fn serve(
                 if verdict == Verdict::Close {
                     return Exit::Close(Disconnect::FLOOD);
                 }
-                let limited = verdict == Verdict::Refuse;
-                if let Err(exit) = inbound(socket, app, &hub.handle, side, session, &text, limited).await {
+                let over_rate = (verdict == Verdict::Refuse).then(|| budget.per_sec());
+                if let Err(exit) = inbound(socket, app, &hub.handle, side, session, &text, over_rate).await {
                     return exit;
                 }
             }
@@ -393,7 +393,8 @@ fn is_capacity(e: axum::Error) -> bool {
 }
 
 /// One text frame from a registered session: check it, then pass it to the hub;
-/// `limited`: over the session's frame budget, so refused once checked.
+/// `over_rate`: over the session's frame budget (this many frames a second),
+/// so refused once checked.
 async fn inbound(
     socket: &mut WebSocket,
     app: &Arc<AppState>,
@@ -401,7 +402,7 @@ async fn inbound(
     side: Side,
     session: SessionId,
     text: &str,
-    limited: bool,
+    over_rate: Option<u32>,
 ) -> Result<(), Exit> {
     if text.len() > app.config.limits.max_frame_bytes {
         refuse(socket, app, &too_large(text.len(), app), None).await;
@@ -421,12 +422,7 @@ async fn inbound(
             }),
     };
     let command = command.and_then(|command| {
-        if limited {
-            let limits = &app.config.limits;
-            let per_sec = match side {
-                Side::Customer => limits.customer_frames_per_sec,
-                Side::Agent => limits.agent_frames_per_sec,
-            };
+        if let Some(per_sec) = over_rate {
             return Err((
                 FrameError::new(
                     ErrorCode::RateLimited,
