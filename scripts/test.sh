@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
 # Runs every test of switchboard on a fresh Debian machine with the Rust toolchain:
-# installs what the tests need if it is missing, checks formatting and lints,
-# then runs the unit, integration, property and binary tests, and the benchmarks
-# once each in test mode (so they cannot rot).
+# installs what the tests need if it is missing, checks formatting and lints, and
+# type-checks the browser code, then runs the unit, integration, property and
+# binary tests, the benchmarks once each in test mode (so they cannot rot), and
+# the browser tests (web-widget/test/, Debian's chromium driven by playwright-core
+# against the real binary). Ends with one `summary: N passed, N failed` line
+# counting cargo's tests and node's, and exits non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests start for real (each test starts its own server on a
-# free loopback port and kills it).
+# free loopback port and kills it), and what the browser tests run on.
 packages=(redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# Commands, not packages: node and npm may come from elsewhere than Debian.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Fonts, so that screenshots show Chinese and Arabic text rather than boxes.
+noto_fonts() { # $1: language; prints how many Noto faces cover it
+  command -v fc-list >/dev/null 2>&1 || { echo 0; return; }
+  fc-list ":lang=$1" family 2>/dev/null | grep -ci noto || true
+}
+[ "$(noto_fonts zh)" -gt 0 ] || missing+=(fonts-noto-cjk)
+[ "$(noto_fonts ar)" -gt 0 ] || missing+=(fonts-noto-core)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_cmd=""
@@ -26,11 +40,58 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# Benchmarks once each in test mode, so they cannot rot; then every test.
-cargo test --workspace --benches --locked
+
+# The browser side's npm packages, exactly as locked. `npm ci` starts from an empty
+# node_modules, so it is skipped when node_modules was installed from this very
+# lockfile (npm's own node_modules/.package-lock.json, and the node version, as
+# they were after the last `npm ci` here).
+npm_stamp=web-widget/node_modules/.switchboard-npm-ci
+npm_state() {
+  sha256sum web-widget/package-lock.json web-widget/node_modules/.package-lock.json 2>/dev/null || true
+  node --version
+}
+if [ -f "$npm_stamp" ] && [ "$(npm_state)" = "$(cat "$npm_stamp")" ]; then
+  echo "web-widget/node_modules: up to date with package-lock.json"
+else
+  (cd web-widget && npm ci --no-audit --no-fund)
+  npm_state >"$npm_stamp"
+fi
+# The browser code's JSDoc types.
+web-widget/node_modules/.bin/tsc -p web-widget/tsconfig.json
+
+# The tests: each step's output goes to the log the summary counts; a failed step
+# does not stop the others, but makes the script fail after the summary.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --tests --locked 2>&1 | tee "$log"
+failed_steps=()
+step() { # step NAME COMMAND...
+  local name=$1 rc=0
+  shift
+  "$@" 2>&1 | tee -a "$log" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "test.sh: step '$name' failed (exit $rc)"
+    failed_steps+=("$name")
+  fi
+}
+# Benchmarks once each in test mode, so they cannot rot; then every test.
+step benches cargo test --workspace --benches --locked
+step tests cargo test --workspace --tests --locked
 # The whole hub behaviour suite once more, on the Redis store.
-SWITCHBOARD_TEST_STORE=redis cargo test --locked --test hub 2>&1 | tee -a "$log"
-awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+step hub-on-redis env SWITCHBOARD_TEST_STORE=redis cargo test --locked --test hub
+# The browser tests run the debug binary (web-widget/test/harness.mjs: BIN).
+step build cargo build --locked --bin switchboard
+step browser node web-widget/test/run.mjs --test-reporter=tap
+
+# cargo: `test result: ok. P passed; F failed; ...` per test binary. node (TAP):
+# `# pass P`, `# fail F`, `# cancelled C` at the end of its run (`ℹ pass P` with
+# the spec reporter); a cancelled test counts as failed.
+awk '
+  /^test result:/ { p += $4; f += $6 }
+  /^(#|ℹ) pass [0-9]+$/ { np = $3 }
+  /^(#|ℹ) (fail|cancelled) [0-9]+$/ { nf[$2] = $3 }
+  END { printf "summary: %d passed, %d failed\n", p + np, f + nf["fail"] + nf["cancelled"] }
+' "$log"
+if [ ${#failed_steps[@]} -gt 0 ]; then
+  echo "test.sh: failed: ${failed_steps[*]}"
+  exit 1
+fi
