@@ -2,7 +2,12 @@
 //! `SWITCHBOARD_*` environment variables, then command-line flags. Every field
 //! documents its default and unit; `validate` names the key of any bad value.
 
-use std::{collections::HashSet, net::SocketAddr, path::Path, time::Duration};
+use std::{
+    collections::{BTreeMap, HashSet},
+    net::SocketAddr,
+    path::Path,
+    time::Duration,
+};
 
 use figment::{
     Figment,
@@ -61,6 +66,8 @@ pub struct Config {
     pub cluster: ClusterSettings,
     /// Handing unresolved chats to tickets, and the helpdesk webhook.
     pub tickets: TicketSettings,
+    /// What the customer widget shows (`GET /api/widget/settings`).
+    pub widget: WidgetSettings,
     /// The agent roster. Default: empty (no agent can log in).
     pub agents: Vec<AgentConfig>,
 }
@@ -133,6 +140,56 @@ impl Default for TicketSettings {
             webhook_timeout_secs: 10,
         }
     }
+}
+
+/// What the customer widget shows: served to it by `GET /api/widget/settings`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WidgetSettings {
+    /// Title of the chat panel and its launcher's label. Default `Support`;
+    /// 1-80 characters, not blank.
+    pub title: String,
+    /// Colour of the launcher, the panel's header and the customer's bubbles,
+    /// as `#rrggbb`. The widget draws white text on it, so it must give white
+    /// text a contrast of at least 4.5:1 (WCAG AA). Default `#0b57d0`.
+    pub accent_color: String,
+    /// Topic → language → the label the topic picker shows, overriding the
+    /// widget's built-in translations (which cover the default topics only).
+    /// Each topic one of `routing.topics`, each language 2-8 lowercase
+    /// letters, each label 1-64 characters, not blank. Default: empty.
+    pub topic_labels: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Default for WidgetSettings {
+    fn default() -> Self {
+        Self {
+            title: "Support".into(),
+            accent_color: "#0b57d0".into(),
+            topic_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// The contrast ratio of white text on an `#rrggbb` colour (WCAG 2.x: the
+/// lighter relative luminance plus 0.05 over the darker plus 0.05, from 1 to
+/// 21), or `None` if `color` is not of that form.
+pub fn contrast_with_white(color: &str) -> Option<f64> {
+    let hex = color.strip_prefix('#')?;
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let channel = |i: usize| -> Option<f64> {
+        let srgb = f64::from(u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()?) / 255.0;
+        // The sRGB transfer function, linearised (WCAG 2.2 gives 0.04045,
+        // where 2.0 printed 0.03928: no 8-bit value falls between them).
+        Some(if srgb <= 0.04045 {
+            srgb / 12.92
+        } else {
+            ((srgb + 0.055) / 1.055).powf(2.4)
+        })
+    };
+    let luminance = 0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?;
+    Some(1.05 / (luminance + 0.05))
 }
 
 /// How the Redis store lays out and keeps its data.
@@ -293,6 +350,7 @@ impl Default for Config {
             redis: RedisSettings::default(),
             cluster: ClusterSettings::default(),
             tickets: TicketSettings::default(),
+            widget: WidgetSettings::default(),
             agents: Vec::new(),
         }
     }
@@ -661,6 +719,7 @@ impl Config {
             return Err(invalid("redis.timeout_secs", "must be at least 1 second"));
         }
         self.validate_tickets()?;
+        self.validate_widget(&topics)?;
         let mut ids = HashSet::new();
         let mut tokens = HashSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
@@ -708,6 +767,69 @@ impl Config {
             }
             if agent.capacity == 0 || agent.capacity > 100 {
                 return Err(invalid(at("capacity"), "must be between 1 and 100"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_widget(&self, topics: &HashSet<&str>) -> Result<(), ConfigError> {
+        let w = &self.widget;
+        let title = w.title.chars().count();
+        if w.title.trim().is_empty() || title > 80 {
+            return Err(invalid(
+                "widget.title",
+                format!("must be 1-80 characters, not blank (it has {title})"),
+            ));
+        }
+        let Some(contrast) = contrast_with_white(&w.accent_color) else {
+            return Err(invalid(
+                "widget.accent_color",
+                format!(
+                    "`{}` is not a colour of the form #rrggbb (e.g. #0b57d0)",
+                    w.accent_color
+                ),
+            ));
+        };
+        if contrast < 4.5 {
+            // Rounded down, so a refused colour never reads as 4.50:1.
+            let shown = (contrast * 100.0).floor() / 100.0;
+            return Err(invalid(
+                "widget.accent_color",
+                format!(
+                    "`{}` gives the widget's white text a contrast of only {shown:.2}:1; \
+                     WCAG AA needs at least 4.5:1: pick a darker colour",
+                    w.accent_color
+                ),
+            ));
+        }
+        for (topic, labels) in &w.topic_labels {
+            let at = format!("widget.topic_labels.{topic}");
+            if !topics.contains(topic.as_str()) {
+                return Err(invalid(
+                    at,
+                    format!(
+                        "`{topic}` is not a topic (routing.topics: {})",
+                        self.routing.topics.join(", ")
+                    ),
+                ));
+            }
+            for (language, label) in labels {
+                let at = format!("{at}.{language}");
+                if !is_language_tag(language) {
+                    return Err(invalid(
+                        at,
+                        format!(
+                            "`{language}` is not a language code (2-8 lowercase letters, e.g. `en`)"
+                        ),
+                    ));
+                }
+                let length = label.chars().count();
+                if label.trim().is_empty() || length > 64 {
+                    return Err(invalid(
+                        at,
+                        format!("the label must be 1-64 characters, not blank (it has {length})"),
+                    ));
+                }
             }
         }
         Ok(())
@@ -904,5 +1026,46 @@ mod tests {
         let mut c = Config::default();
         c.redis.prefix = "two words".into();
         assert!(problem(&c).contains("redis.prefix"));
+    }
+
+    #[test]
+    fn contrast_with_white_follows_wcag() {
+        let ratio = |c: &str| contrast_with_white(c).map(|r| (r * 100.0).round() / 100.0);
+        assert_eq!(ratio("#000000"), Some(21.0));
+        assert_eq!(ratio("#ffffff"), Some(1.0));
+        assert_eq!(ratio("#FFFFFF"), Some(1.0));
+        // The darkest grey that still passes AA with white text, and the next lighter.
+        assert!(contrast_with_white("#767676").unwrap() >= 4.5);
+        assert!(contrast_with_white("#777777").unwrap() < 4.5);
+        assert!(contrast_with_white(&WidgetSettings::default().accent_color).unwrap() >= 4.5);
+        for bad in [
+            "red", "#fff", "0b57d0", "#0b57d", "#0b57d0f", "#gg0000", "#+1+1+1",
+        ] {
+            assert_eq!(contrast_with_white(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_widget_settings_name_their_key() {
+        let mut c = Config::default();
+        c.widget.title = "x".repeat(81);
+        assert!(problem(&c).contains("widget.title"), "{}", problem(&c));
+        c.widget.title = "é".repeat(80);
+        assert_eq!(problem(&c), "accepted");
+
+        let mut c = Config::default();
+        c.widget.accent_color = "#ffff00".into();
+        assert!(problem(&c).contains("1.07:1"), "{}", problem(&c));
+
+        let mut c = Config::default();
+        c.widget.topic_labels.insert(
+            "trading".into(),
+            [("EN".to_string(), "Trade".to_string())].into(),
+        );
+        assert!(
+            problem(&c).contains("widget.topic_labels.trading.EN"),
+            "{}",
+            problem(&c)
+        );
     }
 }

@@ -157,6 +157,113 @@ fn bad_ticket_settings_stop_start_up_naming_the_key() {
 }
 
 #[test]
+fn bad_widget_settings_stop_start_up_naming_the_key() {
+    refused("[widget]\ntitle = \"\"", &[], "widget.title");
+    refused("[widget]\ntitle = \"   \"", &[], "widget.title");
+    refused(
+        &format!("[widget]\ntitle = \"{}\"", "x".repeat(81)),
+        &[],
+        "widget.title",
+    );
+    refused("[widget]\ntitle = 5", &[], "title");
+    refused(
+        "[widget]\naccent_color = \"red\"",
+        &[],
+        "widget.accent_color",
+    );
+    refused(
+        "[widget]\naccent_color = \"#fff\"",
+        &[],
+        "widget.accent_color",
+    );
+    refused(
+        "[widget]\naccent_color = \"0b57d0\"",
+        &[],
+        "widget.accent_color",
+    );
+    // Well formed, but white text on it cannot be read.
+    refused(
+        "[widget]\naccent_color = \"#ffff00\"",
+        &[],
+        "widget.accent_color",
+    );
+    refused(
+        "",
+        &[("SWITCHBOARD_WIDGET__ACCENT_COLOR", "#8ab4f8")],
+        "widget.accent_color",
+    );
+    refused(
+        "[widget.topic_labels.astrology]\nen = \"Stars\"",
+        &[],
+        "widget.topic_labels.astrology",
+    );
+    refused(
+        "[widget.topic_labels.trading]\nEnglish = \"Trading\"",
+        &[],
+        "widget.topic_labels.trading.English",
+    );
+    refused(
+        "[widget.topic_labels.trading]\nen = \"  \"",
+        &[],
+        "widget.topic_labels.trading.en",
+    );
+    refused(
+        &format!("[widget.topic_labels.trading]\nen = \"{}\"", "x".repeat(65)),
+        &[],
+        "widget.topic_labels.trading.en",
+    );
+    refused("[widget]\ncolour = \"#0b57d0\"", &[], "colour");
+}
+
+#[test]
+fn the_contrast_refusal_gives_the_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(&path, "[widget]\naccent_color = \"#ffff00\"").unwrap();
+    let output = switchboard()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1.07:1"), "{stderr}");
+    assert!(stderr.contains("4.5:1"), "{stderr}");
+}
+
+#[test]
+fn check_config_shows_the_widget_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &path,
+        "[widget]\naccent_color = \"#1A4D2E\"\n\
+         [widget.topic_labels.deposit_withdrawal]\nen = \"Deposits & withdrawals\"\nes = \"Depósitos y retiros\"\n",
+    )
+    .unwrap();
+    let output = switchboard()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env("SWITCHBOARD_WIDGET__TITLE", "Nimbus help")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("[widget]"), "{stdout}");
+    assert!(stdout.contains("title = \"Nimbus help\""), "{stdout}");
+    assert!(stdout.contains("accent_color = \"#1A4D2E\""), "{stdout}");
+    assert!(
+        stdout.contains("[widget.topic_labels.deposit_withdrawal]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("es = \"Depósitos y retiros\""), "{stdout}");
+}
+
+#[test]
 fn unreachable_redis_stops_start_up() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
