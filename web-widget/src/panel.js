@@ -304,8 +304,10 @@ class Widget {
       option.textContent = this.topicLabel(t.id);
       topic.append(option);
     }
+    // The page's choice, else the first topic someone serves now.
     const wanted = this.options.topic;
     if (wanted && settings.topics.some((t) => t.id === wanted)) topic.value = wanted;
+    else topic.value = settings.topics.find((t) => this.served(t.id))?.id ?? topic.value;
     const uid = /** @type {HTMLInputElement} */ (
       el('input', { id: 'sb-uid', name: 'uid', autocomplete: 'off', inputmode: 'numeric', maxlength: '64' })
     );
@@ -428,7 +430,7 @@ class Widget {
     const wrap = el('div', { class: 'chat' });
     this.queueBox = el('div', { class: 'queue', role: 'status' });
     this.overflowBox = el('div', { class: 'overflow' });
-    this.log = el('ol', { class: 'log', role: 'log', 'aria-label': this.t('transcript'), tabindex: '0' });
+    this.log = el('div', { class: 'log', role: 'log', 'aria-label': this.t('transcript'), tabindex: '0' });
     this.typingLine = el('p', { class: 'typing', 'aria-live': 'polite' });
     this.footer = el('div', { class: 'footer' });
     this.composer = this.buildComposer();
@@ -619,7 +621,7 @@ class Widget {
    * @param {string | null} agentName
    */
   messageRow(message, agentName) {
-    const row = el('li', { class: `msg ${message.from}` });
+    const row = el('div', { class: `msg ${message.from}` });
     const who = el('span', { class: 'visually-hidden' });
     who.textContent = `${message.from === 'customer' ? this.t('you') : message.from === 'agent' ? agentName ?? this.t('agent') : this.t('notice')}: `;
     const bubble = el('p', { class: 'bubble', dir: 'auto' });
@@ -635,7 +637,7 @@ class Widget {
 
   /** @param {PendingMessage} pending */
   pendingRow(pending) {
-    const row = el('li', { class: 'msg customer pending' });
+    const row = el('div', { class: 'msg customer pending' });
     const who = el('span', { class: 'visually-hidden' });
     who.textContent = `${this.t('you')}: `;
     const bubble = el('p', { class: 'bubble', dir: 'auto' });

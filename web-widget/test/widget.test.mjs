@@ -1,0 +1,291 @@
+// What a customer does in the widget, in Debian's chromium against the real
+// binary; the agent is a plain WebSocket client until the console exists.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  agent,
+  agentsToml,
+  axeSerious,
+  customerSocket,
+  httpJson,
+  launchBrowser,
+  screenshot,
+  startServer,
+  until,
+} from './harness.mjs';
+
+const roster = agentsToml([
+  { id: 'ana', name: 'Ana', token: 'test-token-ana', skills: ['deposit_withdrawal', 'trading'], languages: ['en', 'ar'], capacity: 1 },
+  { id: 'lead', name: 'Lead', token: 'test-token-lead', skills: ['general'], languages: ['en'], capacity: 1, role: 'supervisor' },
+]);
+
+/** @typedef {import('playwright-core').Page} Page */
+
+/** @param {Page} page */
+const launcher = (page) => page.locator('#switchboard-widget button.launcher');
+
+/**
+ * Open the demo page (optionally with other script attributes) and the panel.
+ * @param {import('playwright-core').BrowserContext} context
+ * @param {string} url
+ */
+async function openWidget(context, url) {
+  const page = await context.newPage();
+  await page.goto(url);
+  await launcher(page).click();
+  await page.locator('#sb-panel').waitFor({ state: 'visible' });
+  return page;
+}
+
+/**
+ * Fill the pre-chat form and send it.
+ * @param {Page} page
+ * @param {{topic?: string, text: string, uid?: string, txid?: string}} request
+ */
+async function startChat(page, { topic = 'deposit_withdrawal', text, uid, txid }) {
+  await page.locator('#sb-topic').selectOption(topic);
+  if (uid) await page.locator('#sb-uid').fill(uid);
+  if (txid) await page.locator('#sb-txid').fill(txid);
+  await page.locator('#sb-message').fill(text);
+  await page.locator('form.form button[type=submit]').click();
+}
+
+/** @param {Page} page */
+const bubbles = (page) => page.locator('#sb-panel .log .bubble').allTextContents();
+
+describe('customer widget', () => {
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+  /** @type {Array<() => Promise<unknown>>} */
+  const cleanups = [];
+  /** A server of the test's own, so no test inherits another's chats. */
+  const freshServer = async () => {
+    const server = await startServer({ config: `${roster}\n[routing]\nposition_update_ms = 200\n` });
+    cleanups.push(() => server.stop());
+    return server;
+  };
+
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    await browser?.close();
+  });
+
+  it('customer starts a chat from the form, waits in line, chats with typing both ways, and rates it', async () => {
+    const server = await freshServer();
+    const ana = await agent(server.wsUrl, 'test-token-ana');
+    cleanups.push(() => ana.close());
+    // Ana's one slot is taken, so the widget's customer waits in line first.
+    const other = await customerSocket(server.wsUrl, 'v-ahead');
+    cleanups.push(() => other.close());
+    other.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: 'first in line' });
+    const first = await ana.next('assigned');
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    /** @type {string[]} */
+    const sockets = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    await page.goto(`${server.httpUrl}/demo`);
+    await launcher(page).waitFor();
+    assert.equal(await launcher(page).getAttribute('aria-label'), 'Chat with support');
+    await page.waitForTimeout(300);
+    assert.deepEqual(sockets, [], 'no socket before the chat is opened');
+    await screenshot(page, 'launcher-desktop');
+
+    await launcher(page).click();
+    await page.locator('#sb-topic').waitFor();
+    assert.deepEqual(sockets.length, 1);
+    // The first topic someone serves is preselected.
+    assert.equal(await page.locator('#sb-topic').inputValue(), 'deposit_withdrawal');
+    await until(async () => (await page.locator('form.form button[type=submit]').textContent()) === 'Start chat');
+    // The demo page set the UID with setMetadata: the form shows it.
+    assert.equal(await page.locator('#sb-uid').inputValue(), '31415926');
+    await screenshot(page, 'form-desktop');
+    await startChat(page, { text: 'My BTC deposit has not arrived', txid: '9f2c4e7a' });
+
+    await until(async () => /number 1 in line/.test((await page.locator('.queue').textContent()) ?? ''), {
+      message: 'queue position shown',
+    });
+    await screenshot(page, 'queue-desktop');
+
+    // Ana frees her slot: the widget's customer is next.
+    ana.send({ type: 'resolve', conversation_id: first.conversation_id });
+    const assigned = await ana.next('assigned');
+    assert.equal(assigned.customer.metadata.txid, '9f2c4e7a');
+    assert.equal(assigned.customer.metadata.uid, '31415926');
+    assert.equal(assigned.transcript[0].text, 'My BTC deposit has not arrived');
+    const conversation = assigned.conversation_id;
+    await page.locator('.agent-name', { hasText: 'Ana' }).waitFor();
+    await page.locator('.verified').waitFor();
+
+    // Typing both ways.
+    await page.locator('#sb-composer').pressSequentially('It was 0.5', { delay: 20 });
+    await ana.next((f) => f.type === 'typing' && f.from === 'customer' && f.on === true);
+    await page.locator('#sb-composer').press('Enter');
+    await ana.next((f) => f.type === 'message' && f.text === 'It was 0.5');
+    await ana.next((f) => f.type === 'typing' && f.from === 'customer' && f.on === false);
+    await page.locator('.msg.customer .state.delivered').nth(1).waitFor();
+
+    ana.send({ type: 'typing', conversation_id: conversation, on: true });
+    await page.locator('.typing', { hasText: 'Ana is typing' }).waitFor();
+    ana.send({
+      type: 'message',
+      conversation_id: conversation,
+      client_msg_id: 'a-1',
+      text: 'Thanks. The status page is https://status.example.com/btc.',
+    });
+    await page.locator('.msg.agent .bubble', { hasText: 'status page' }).waitFor();
+    assert.equal(await page.locator('.typing').textContent(), '');
+    const link = page.locator('.msg.agent a');
+    assert.equal(await link.getAttribute('href'), 'https://status.example.com/btc');
+    assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
+    await screenshot(page, 'chat-desktop');
+    assert.deepEqual(await axeSerious(page), [], 'chat: no serious or critical axe violation');
+
+    ana.send({ type: 'resolve', conversation_id: conversation });
+    await page.locator('.ended-reason', { hasText: 'resolved' }).waitFor();
+    await page.locator('button.star[data-score="5"]').click();
+    await page.locator('.thanks').waitFor();
+    const metrics = await fetch(`${server.httpUrl}/metrics`).then((r) => r.text());
+    assert.match(metrics, /switchboard_csat_ratings_total\{[^}]*score="5"[^}]*\} 1/);
+    await screenshot(page, 'ended-desktop');
+  });
+
+  it('customer leaves a message when nobody serves the topic, and it becomes a ticket', async () => {
+    const server = await freshServer();
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const page = await openWidget(context, `${server.httpUrl}/demo`);
+    await page.locator('#sb-topic').selectOption('earn');
+    await page.locator('#sb-availability', { hasText: 'No agent is available' }).waitFor();
+    assert.equal(await page.locator('form.form button[type=submit]').textContent(), 'Leave a message');
+    await screenshot(page, 'form-nobody-desktop');
+    await startChat(page, { topic: 'earn', text: 'My dual investment did not settle' });
+    await page.locator('.ended-reason', { hasText: 'passed your conversation' }).waitFor();
+    const ref = (await page.locator('.ticket').textContent()) ?? '';
+    const ticketId = await page.locator('.ticket').getAttribute('title');
+    assert.ok(ticketId && ref.includes(ticketId.slice(-12).toUpperCase()));
+    const ticket = await httpJson(`${server.httpUrl}/api/tickets/${ticketId}`, {
+      headers: { authorization: 'Bearer test-token-lead' },
+    });
+    assert.equal(ticket.status, 200);
+    assert.equal(ticket.json.topic, 'earn');
+    const texts = ticket.json.conversations[0].transcript.map((/** @type {any} */ m) => m.text);
+    assert.equal(texts.filter((/** @type {string} */ t) => t === 'My dual investment did not settle').length, 1);
+    await screenshot(page, 'ticket-desktop');
+  });
+
+  it('customer reloads mid-chat and sees the transcript once; a second tab shows every message', async () => {
+    const server = await freshServer();
+    const ana = await agent(server.wsUrl, 'test-token-ana');
+    cleanups.push(() => ana.close());
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const page = await openWidget(context, `${server.httpUrl}/demo`);
+    await startChat(page, { text: 'Reload test' });
+    const assigned = await ana.next('assigned');
+    for (const n of [1, 2, 3]) {
+      ana.send({ type: 'message', conversation_id: assigned.conversation_id, client_msg_id: `a-${n}`, text: `agent ${n}` });
+    }
+    await page.locator('.msg.agent .bubble', { hasText: 'agent 3' }).waitFor();
+
+    await page.reload();
+    // The conversation is open: the widget reconnects by itself and counts unread.
+    await launcher(page).click();
+    await page.locator('.msg.agent .bubble', { hasText: 'agent 3' }).waitFor();
+    assert.deepEqual(await bubbles(page), ['Reload test', 'agent 1', 'agent 2', 'agent 3']);
+
+    const second = await openWidget(context, `${server.httpUrl}/demo`);
+    await second.locator('.msg.agent .bubble', { hasText: 'agent 3' }).waitFor();
+    await second.locator('#sb-composer').fill('from the second tab');
+    await second.locator('#sb-composer').press('Enter');
+    ana.send({ type: 'message', conversation_id: assigned.conversation_id, client_msg_id: 'a-4', text: 'agent 4' });
+    for (const p of [page, second]) {
+      await p.locator('.msg.agent .bubble', { hasText: 'agent 4' }).waitFor();
+      await p.locator('.msg.customer .bubble', { hasText: 'from the second tab' }).waitFor();
+      assert.deepEqual(await bubbles(p), ['Reload test', 'agent 1', 'agent 2', 'agent 3', 'from the second tab', 'agent 4']);
+    }
+    ana.send({ type: 'resolve', conversation_id: assigned.conversation_id });
+    await page.locator('.ended-reason').waitFor();
+  });
+
+  it('customer goes offline and back: what was typed meanwhile is delivered once', async () => {
+    const server = await freshServer();
+    const ana = await agent(server.wsUrl, 'test-token-ana');
+    cleanups.push(() => ana.close());
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const page = await openWidget(context, `${server.httpUrl}/demo`);
+    await startChat(page, { text: 'Offline test' });
+    const assigned = await ana.next('assigned');
+    await context.setOffline(true);
+    for (const text of ['typed offline 1', 'typed offline 2']) {
+      await page.locator('#sb-composer').fill(text);
+      await page.locator('#sb-composer').press('Enter');
+    }
+    await page.locator('.msg.pending .state', { hasText: /Waiting|Sending/ }).first().waitFor();
+    await screenshot(page, 'chat-offline-desktop');
+    await page.waitForTimeout(1500);
+    await context.setOffline(false);
+    for (const text of ['typed offline 1', 'typed offline 2']) {
+      await ana.next((f) => f.type === 'message' && f.text === text, 20_000);
+    }
+    await until(async () => (await page.locator('.msg.pending').count()) === 0, { timeout: 15_000 });
+    await page.waitForTimeout(300);
+    for (const text of ['typed offline 1', 'typed offline 2']) {
+      assert.equal(ana.frames.filter((f) => f.type === 'message' && f.text === text).length, 1, text);
+    }
+    assert.deepEqual(await bubbles(page), ['Offline test', 'typed offline 1', 'typed offline 2']);
+    ana.send({ type: 'resolve', conversation_id: assigned.conversation_id });
+    await page.locator('.ended-reason').waitFor();
+  });
+
+  it('hostile text from the agent is shown as text and runs nothing', async () => {
+    const server = await freshServer();
+    const ana = await agent(server.wsUrl, 'test-token-ana');
+    cleanups.push(() => ana.close());
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const page = await openWidget(context, `${server.httpUrl}/demo`);
+    await startChat(page, { text: '<b>bold?</b> \u202Eevil' });
+    const assigned = await ana.next('assigned');
+    const hostile = [
+      '<img src=x onerror="window.__pwned=1">',
+      'click javascript:window.__pwned=2 now',
+      '[x](javascript:alert(1)) <a href="javascript:alert(1)">a</a>',
+      '\u202Egnp.exe\u202C and \u2066isolate\u2069',
+      'x'.repeat(4000),
+    ];
+    hostile.forEach((text, n) =>
+      ana.send({ type: 'message', conversation_id: assigned.conversation_id, client_msg_id: `h-${n}`, text }),
+    );
+    await page.locator('.msg.agent .bubble', { hasText: 'xxxx' }).waitFor();
+    const shown = await bubbles(page);
+    for (const text of hostile) assert.ok(shown.includes(text), `shown as typed: ${text.slice(0, 40)}`);
+    assert.ok(shown.includes('<b>bold?</b> \u202Eevil'));
+    const report = await page.evaluate(() => {
+      const root = /** @type {ShadowRoot} */ (document.getElementById('switchboard-widget')?.shadowRoot);
+      const panel = /** @type {HTMLElement} */ (root.getElementById('sb-panel'));
+      return {
+        pwned: /** @type {any} */ (window).__pwned ?? null,
+        imgs: root.querySelectorAll('img').length,
+        bold: root.querySelectorAll('.log b').length,
+        links: [...root.querySelectorAll('.log a')].map((a) => a.getAttribute('href')),
+        overflow: panel.scrollWidth - panel.clientWidth,
+        logOverflow: (() => {
+          const log = /** @type {HTMLElement} */ (root.querySelector('.log'));
+          return log.scrollWidth - log.clientWidth;
+        })(),
+      };
+    });
+    assert.deepEqual(report, { pwned: null, imgs: 0, bold: 0, links: [], overflow: 0, logOverflow: 0 });
+    ana.send({ type: 'resolve', conversation_id: assigned.conversation_id });
+    await page.locator('.ended-reason').waitFor();
+  });
+});
