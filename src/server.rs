@@ -209,6 +209,13 @@ async fn serve_node(
         }
     }
     tasks.spawn(heartbeat(state.clone()));
+    // Hash and compress the embedded files now, not in the first request.
+    let assets = crate::web::catalog();
+    tracing::info!(
+        version = %assets.version,
+        files = assets.len(),
+        "web assets ready"
+    );
     let app = router(state);
     let stop = token.clone();
     tokio::spawn(async move {
@@ -308,6 +315,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/ws/customer", get(customer_ws))
         .route("/ws/agent", get(agent_ws))
         .merge(http::routes())
+        .merge(crate::web::routes())
         .with_state(state)
 }
 

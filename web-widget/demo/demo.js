@@ -10,6 +10,13 @@ for (const name of ['identify', 'open', 'close', 'setMetadata', 'on']) {
     w.Switchboard[name] || ((/** @type {unknown[]} */ ...args) => w.Switchboard.q.push([name, args]));
 }
 
+// `?lang=ar` shows the page, and so the widget, in another language.
+const lang = new URLSearchParams(location.search).get('lang');
+if (lang && /^[a-z]{2}$/.test(lang)) {
+  document.documentElement.lang = lang;
+  if (lang === 'ar') document.documentElement.dir = 'rtl';
+}
+
 // The page knows who is logged in: its UID is context for the agent.
 w.Switchboard.setMetadata({ uid: '31415926' });
 

@@ -45,6 +45,7 @@ import { direction, format, loadStrings } from './i18n.js';
 const TYPING_REPEAT_MS = 3_000;
 const TYPING_IDLE_MS = 4_000;
 const SETTINGS_REFRESH_MS = 15_000;
+const SETTINGS_WAIT_MS = 1_500;
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/g;
 
 /** @param {WidgetOptions} options */
@@ -108,10 +109,11 @@ class Widget {
     this.chat.connect();
     this.ready ??= this.build();
     await this.ready;
+    // Shown with its form when the settings come quickly; with "Loading…" when not.
+    await Promise.race([this.refreshSettings(), new Promise((r) => setTimeout(r, SETTINGS_WAIT_MS))]);
     if (!this.isOpen || !this.panel) return;
     this.panel.hidden = false;
     this.options.launcher.setAttribute('aria-expanded', 'true');
-    this.refreshSettings();
     this.settingsTimer = setInterval(() => {
       if (this.phase === 'form' || this.phase === 'loading') this.refreshSettings();
     }, SETTINGS_REFRESH_MS);
@@ -335,6 +337,7 @@ class Widget {
     topic.addEventListener('change', () => this.renderFormAvailability());
     form.addEventListener('submit', (event) => {
       event.preventDefault();
+      if (this.chat.state.busy) return;
       const body = text.value.trim();
       if (!body) {
         problem.textContent = this.t('required');
@@ -372,7 +375,8 @@ class Widget {
     this.form.note.textContent = served ? '' : this.t('nobodyLive');
     this.form.note.hidden = served;
     this.form.submit.textContent = served ? this.t('startChat') : this.t('leaveMessage');
-    this.form.submit.disabled = this.chat.state.busy;
+    // Not `disabled`: that would take the focus away from a keyboard user mid-step.
+    this.form.submit.setAttribute('aria-disabled', String(this.chat.state.busy));
   }
 
   /**
@@ -698,7 +702,7 @@ class Widget {
 
   focusFirst() {
     const target = /** @type {HTMLElement | null} */ (
-      this.body?.querySelector('#sb-composer, select, textarea, button') ?? this.panel?.querySelector('button')
+      this.body?.querySelector('#sb-composer, select, textarea, button') ?? this.panel?.querySelector('button.close')
     );
     target?.focus();
   }

@@ -85,7 +85,7 @@ describe('customer widget', () => {
     other.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: 'first in line' });
     const first = await ana.next('assigned');
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
     cleanups.push(() => context.close());
     const page = await context.newPage();
     /** @type {string[]} */
@@ -159,7 +159,7 @@ describe('customer widget', () => {
 
   it('customer leaves a message when nobody serves the topic, and it becomes a ticket', async () => {
     const server = await freshServer();
-    const context = await browser.newContext();
+    const context = await browser.newContext({ reducedMotion: 'reduce' });
     cleanups.push(() => context.close());
     const page = await openWidget(context, `${server.httpUrl}/demo`);
     await page.locator('#sb-topic').selectOption('earn');
