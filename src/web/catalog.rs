@@ -104,6 +104,11 @@ fn build() -> Catalog {
             } else {
                 bytes
             };
+            let bytes = if name.ends_with(".js") || name.ends_with(".css") {
+                Cow::Owned(without_comment_lines(&bytes))
+            } else {
+                bytes
+            };
             let asset = asset(&name, bytes);
             (name, asset)
         })
@@ -147,6 +152,39 @@ fn version_of(files: &[(String, Cow<'static, [u8]>)]) -> String {
     let mut version = hex::encode(hash.finalize());
     version.truncate(12);
     version
+}
+
+/// The widget's JS and CSS as the browser gets them: without whole-line
+/// comments and blank lines. The JSDoc that `tsc --checkJs` reads is a third
+/// of the source, and the widget lives on someone else's page, where every
+/// byte counts (the README's budgets). Only lines that *begin* (after
+/// indentation) with `//` or `/*` are taken for comments, up to the line that
+/// holds the closing `*/`: so no line of a multi-line string in the widget's
+/// source may begin that way.
+fn without_comment_lines(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_block = false;
+    for line in bytes.split(|&b| b == b'\n') {
+        let trimmed = line.trim_ascii_start();
+        if in_block {
+            in_block = !contains(line, b"*/");
+            continue;
+        }
+        if trimmed.starts_with(b"/*") {
+            in_block = !contains(&trimmed[2..], b"*/");
+            continue;
+        }
+        if trimmed.starts_with(b"//") || trimmed.trim_ascii_end().is_empty() {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// `bytes` with every `from` replaced by `to`; `from` must not be empty.
@@ -226,6 +264,16 @@ fn content_type(name: &str) -> (&'static str, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comment_lines_and_blank_lines_are_left_out() {
+        let source = b"// @ts-check\n/**\n * Doc.\n * @param {number} a\n */\nexport const a = 1; // kept: code first\n\n  /* one line */\n  const s = '// in a string';\n/* a\n   b */ \nx();\n";
+        let slim = String::from_utf8(without_comment_lines(source)).unwrap();
+        assert_eq!(
+            slim,
+            "export const a = 1; // kept: code first\n  const s = '// in a string';\nx();\n"
+        );
+    }
 
     #[test]
     fn substitute_replaces_every_occurrence() {

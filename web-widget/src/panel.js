@@ -254,17 +254,18 @@ class Widget {
     else if (state.offline) phase = 'leave';
     else if (this.settings) phase = 'form';
     else phase = this.settingsFailed ? 'unreachable' : 'loading';
+    let refocus = false;
     if (phase !== this.phase) {
-      const hadFocus = this.panel.matches(':focus-within');
+      // Whatever had the focus is about to go: the new view's first control takes it.
+      refocus = this.isOpen && this.panel.matches(':focus-within');
       this.phase = phase;
       this.leaving = false;
       this.body.replaceChildren(this.buildPhase(phase));
-      if (hadFocus && this.isOpen) this.focusFirst();
     }
     if (phase === 'chat') this.renderChat(state);
     if (phase === 'form') this.renderFormAvailability();
-    if (phase === 'leave') this.renderProblem(state);
-    if (phase === 'form') this.renderProblem(state);
+    if (phase === 'leave' || phase === 'form') this.renderProblem(state);
+    if (refocus) this.focusFirst();
   }
 
   /** @param {ChatState} state */
