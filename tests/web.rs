@@ -85,14 +85,15 @@ fn source(path: &str) -> Vec<u8> {
     std::fs::read(format!("{}/web-widget/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-/// `widget.js` as it must be served: the version in place of every placeholder.
+/// `widget.js` as it must be served: the version in place of every
+/// placeholder, slimmed of its comment lines.
 fn entry_as_served() -> Vec<u8> {
     let text = String::from_utf8(source("src/widget.js")).unwrap();
-    text.replace(
+    let text = text.replace(
         switchboard::web::VERSION_PLACEHOLDER,
         &switchboard::web::catalog().version,
-    )
-    .into_bytes()
+    );
+    switchboard::web::slim("widget.js", text.as_bytes()).unwrap()
 }
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {

@@ -1,5 +1,6 @@
-//! The embedded web assets, read once: for each file its bytes, a gzip of the
-//! text types, strong ETags and the MIME type; and the widget's asset version.
+//! The embedded web assets, read once: for each file its bytes (the widget's
+//! JS and CSS slimmed, `slim`), a gzip of the text types, strong ETags and the
+//! MIME type; and the widget's asset version.
 //!
 //! Two folders are embedded (`rust-embed` with `debug-embed`, so a debug build
 //! serves the same bytes as a release build, not the work tree of the moment):
@@ -42,7 +43,8 @@ pub struct Variant {
 pub struct Asset {
     /// `Content-Type`.
     pub content_type: &'static str,
-    /// The file as it is (after the version substitution, for `widget.js`).
+    /// The file as served: after the version substitution (`widget.js`) and
+    /// slimming (the widget's JS and CSS).
     pub plain: Variant,
     /// Gzipped at best compression: text types only (images and fonts are
     /// compressed already).
@@ -104,10 +106,9 @@ fn build() -> Catalog {
             } else {
                 bytes
             };
-            let bytes = if name.ends_with(".js") || name.ends_with(".css") {
-                Cow::Owned(without_comment_lines(&bytes))
-            } else {
-                bytes
+            let bytes = match super::slim::slim(&name, &bytes) {
+                Some(slim) => Cow::Owned(slim),
+                None => bytes,
             };
             let asset = asset(&name, bytes);
             (name, asset)
@@ -152,39 +153,6 @@ fn version_of(files: &[(String, Cow<'static, [u8]>)]) -> String {
     let mut version = hex::encode(hash.finalize());
     version.truncate(12);
     version
-}
-
-/// The widget's JS and CSS as the browser gets them: without whole-line
-/// comments and blank lines. The JSDoc that `tsc --checkJs` reads is a third
-/// of the source, and the widget lives on someone else's page, where every
-/// byte counts (the README's budgets). Only lines that *begin* (after
-/// indentation) with `//` or `/*` are taken for comments, up to the line that
-/// holds the closing `*/`: so no line of a multi-line string in the widget's
-/// source may begin that way.
-fn without_comment_lines(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut in_block = false;
-    for line in bytes.split(|&b| b == b'\n') {
-        let trimmed = line.trim_ascii_start();
-        if in_block {
-            in_block = !contains(line, b"*/");
-            continue;
-        }
-        if trimmed.starts_with(b"/*") {
-            in_block = !contains(&trimmed[2..], b"*/");
-            continue;
-        }
-        if trimmed.starts_with(b"//") || trimmed.trim_ascii_end().is_empty() {
-            continue;
-        }
-        out.extend_from_slice(line);
-        out.push(b'\n');
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// `bytes` with every `from` replaced by `to`; `from` must not be empty.
@@ -264,16 +232,6 @@ fn content_type(name: &str) -> (&'static str, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn comment_lines_and_blank_lines_are_left_out() {
-        let source = b"// @ts-check\n/**\n * Doc.\n * @param {number} a\n */\nexport const a = 1; // kept: code first\n\n  /* one line */\n  const s = '// in a string';\n/* a\n   b */ \nx();\n";
-        let slim = String::from_utf8(without_comment_lines(source)).unwrap();
-        assert_eq!(
-            slim,
-            "export const a = 1; // kept: code first\n  const s = '// in a string';\nx();\n"
-        );
-    }
 
     #[test]
     fn substitute_replaces_every_occurrence() {

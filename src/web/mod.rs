@@ -1,8 +1,8 @@
 //! The browser side, served from the binary: the customer widget
 //! (`/widget.js` and `/widget/{version}/…`) and its demo page (`/demo`). The
-//! files are embedded at build time (`catalog`); how each route caches and
-//! whom it lets embed it is decided here; `negotiate` picks gzip and answers
-//! `304`.
+//! files are embedded at build time (`catalog`), the widget's JS and CSS
+//! without their comment lines (`slim`); how each route caches and whom it
+//! lets embed it is decided here; `negotiate` picks gzip and answers `304`.
 //!
 //! | route | file | `Cache-Control` |
 //! |---|---|---|
@@ -14,6 +14,7 @@
 
 mod catalog;
 mod negotiate;
+mod slim;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use axum::{
 };
 
 pub use catalog::{Asset, Catalog, VERSION_PLACEHOLDER, Variant, catalog};
+pub use slim::slim;
 
 use crate::{error::ErrorCode, http::ApiError, server::AppState};
 
