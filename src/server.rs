@@ -49,6 +49,9 @@ pub struct AppState {
     pub node_id: String,
     /// Where nodes publish which agents are on duty.
     pub presence: Arc<dyn PresenceBoard>,
+    /// Who is on duty per topic, for the public widget settings: asked of the
+    /// hub at most once a second however many pages ask.
+    pub duty: http::DutyCache,
 }
 
 /// Why the node could not run.
@@ -181,6 +184,7 @@ async fn serve_node(
         tasks: tasks.clone(),
         node_id,
         presence,
+        duty: http::DutyCache::default(),
     });
     match (cluster, redis_target) {
         (Some(redis), Some(target)) => {

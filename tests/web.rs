@@ -1,6 +1,7 @@
 //! The browser side over real HTTP, one in-process server per test: the
 //! embedded widget and demo files (versioning, caching, gzip, ETags, the demo's
-//! CSP).
+//! CSP) and the widget's public settings, whose availability follows the
+//! agents on duty.
 #![allow(clippy::unwrap_used)]
 
 #[path = "hub/common.rs"]
@@ -10,8 +11,8 @@ mod redis_server;
 
 use std::{io::Read, net::SocketAddr, time::Duration};
 
-use common::{TestServer, config};
-use serde_json::Value;
+use common::{TestServer, agent, config};
+use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -267,5 +268,164 @@ async fn the_demo_page_has_a_strict_csp_and_the_root_redirects_to_it() {
     let root = get(server.addr, "/", "").await;
     assert!(matches!(root.status, 302 | 303), "{}", root.status);
     assert_eq!(root.header("location"), Some("/demo"));
+    server.shutdown().await;
+}
+
+async fn settings(server: &TestServer) -> Value {
+    let reply = get(server.addr, "/api/widget/settings", "").await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(reply.header("cache-control"), Some("no-cache"));
+    reply.json()
+}
+
+/// The settings once `check` holds of them: availability is up to a second old.
+async fn settings_when(server: &TestServer, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let body = settings(server).await;
+        if check(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "settings never matched: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn topic<'a>(settings: &'a Value, id: &str) -> &'a Value {
+    settings["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn widget_settings_follow_the_agents_on_duty() {
+    let mut config = config(vec![
+        agent("ana", &["deposit_withdrawal", "trading"], &["es", "en"], 2),
+        agent("boris", &["api", "trading"], &["ru", "en"], 2),
+    ]);
+    config.routing.topics = ["deposit_withdrawal", "trading", "api"]
+        .map(String::from)
+        .to_vec();
+    config.widget.title = "Help desk".into();
+    config.widget.accent_color = "#1a4d2e".into();
+    config.widget.topic_labels.insert(
+        "deposit_withdrawal".into(),
+        [
+            ("en".to_string(), "Deposits & withdrawals".to_string()),
+            ("es".to_string(), "Depósitos y retiros".to_string()),
+        ]
+        .into(),
+    );
+    config.limits.max_text_chars = 2000;
+    let server = TestServer::start(config).await;
+
+    // Nobody on duty.
+    let body = settings(&server).await;
+    assert_eq!(
+        body,
+        json!({
+            "title": "Help desk",
+            "accent_color": "#1a4d2e",
+            "default_language": "en",
+            "fallback_language": "en",
+            "languages": ["en", "es", "ru"],
+            "topics": [
+                {"id": "deposit_withdrawal", "labels": {"en": "Deposits & withdrawals", "es": "Depósitos y retiros"}, "available": false, "languages": []},
+                {"id": "trading", "labels": {}, "available": false, "languages": []},
+                {"id": "api", "labels": {}, "available": false, "languages": []},
+            ],
+            "limits": {"max_text_chars": 2000, "max_metadata_bytes": 4096},
+        })
+    );
+
+    // Ana logs in: her topics, her languages.
+    let (mut ana, _) = server.agent("token-ana").await;
+    let body = settings_when(&server, |s| {
+        topic(s, "deposit_withdrawal")["available"] == true
+    })
+    .await;
+    assert_eq!(
+        topic(&body, "deposit_withdrawal")["languages"],
+        json!(["en", "es"])
+    );
+    assert_eq!(topic(&body, "trading")["available"], true);
+    assert_eq!(topic(&body, "trading")["languages"], json!(["en", "es"]));
+    assert_eq!(topic(&body, "api")["available"], false);
+
+    // Boris too: trading is served in the languages of both.
+    let (mut boris, _) = server.agent("token-boris").await;
+    let body = settings_when(&server, |s| topic(s, "api")["available"] == true).await;
+    assert_eq!(topic(&body, "api")["languages"], json!(["en", "ru"]));
+    assert_eq!(
+        topic(&body, "trading")["languages"],
+        json!(["en", "es", "ru"])
+    );
+
+    // Away is off duty, even connected.
+    ana.send(json!({"type": "status", "status": "away"})).await;
+    ana.until("status").await;
+    let body = settings_when(&server, |s| {
+        topic(s, "deposit_withdrawal")["available"] == false
+    })
+    .await;
+    assert_eq!(topic(&body, "deposit_withdrawal")["languages"], json!([]));
+    assert_eq!(topic(&body, "trading")["languages"], json!(["en", "ru"]));
+
+    // Gone is off duty.
+    boris
+        .send(json!({"type": "status", "status": "offline"}))
+        .await;
+    boris.until("status").await;
+    settings_when(&server, |s| {
+        s["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["available"] == false)
+    })
+    .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn widget_settings_answer_a_preflight_and_a_head() {
+    let server = TestServer::start(config(vec![])).await;
+    let preflight = request(
+        server.addr,
+        "OPTIONS",
+        "/api/widget/settings",
+        "Origin: https://exchange.example\r\nAccess-Control-Request-Method: GET\r\n",
+    )
+    .await;
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert!(
+        preflight
+            .header("access-control-allow-methods")
+            .is_some_and(|m| m.contains("GET"))
+    );
+    let head = request(server.addr, "HEAD", "/api/widget/settings", "").await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    // A query string changes nothing.
+    let body = get(server.addr, "/api/widget/settings?lang=es", "")
+        .await
+        .json();
+    assert_eq!(body["title"], "Support");
+    assert_eq!(body["accent_color"], "#0b57d0");
+    assert_eq!(body["languages"], json!([]));
+    assert_eq!(body["topics"].as_array().unwrap().len(), 7);
     server.shutdown().await;
 }

@@ -1,11 +1,15 @@
-//! Plain HTTP endpoints: health, Prometheus metrics, and the REST API.
+//! Plain HTTP endpoints: health, Prometheus metrics, the REST API, and the
+//! widget's public settings.
 
 mod api_error;
+mod on_duty;
 mod openapi;
 mod presence;
 mod tickets;
+mod widget_settings;
 
 pub use api_error::ApiError;
+pub use on_duty::DutyCache;
 pub(crate) use presence::local_snapshot;
 
 use std::{sync::Arc, time::Duration};
@@ -39,6 +43,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             post(tickets::retry_dead_letter),
         )
         .route("/api/openapi.json", get(openapi::openapi_json))
+        .route(
+            "/api/widget/settings",
+            get(widget_settings::widget_settings).options(widget_settings::preflight),
+        )
 }
 
 /// 200 on a matcher (or single node) whose hub answers within a second and

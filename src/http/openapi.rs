@@ -14,7 +14,7 @@ use utoipa::{
     },
 };
 
-use super::tickets;
+use super::{tickets, widget_settings};
 use crate::{
     error::ErrorCode,
     tickets::{
@@ -117,8 +117,9 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "switchboard REST API",
-        description = "Tickets filed from unresolved chats, and the helpdesk webhook's \
-            dead letters. Every operation but this document takes an agent token as \
+        description = "Tickets filed from unresolved chats, the helpdesk webhook's \
+            dead letters, and the customer widget's settings. Every operation but this \
+            document and the widget settings takes an agent token as \
             `Authorization: Bearer <token>`. Errors are JSON `{\"error\":{\"code\",\"message\"}}` \
             with the wire protocol's codes (docs/protocol.md, \"Tickets REST API\")."
     ),
@@ -128,6 +129,7 @@ impl Modify for BearerAuth {
         tickets::update_ticket,
         tickets::dead_letters,
         tickets::retry_dead_letter,
+        widget_settings::widget_settings,
     ),
     components(schemas(
         Ticket,
@@ -142,6 +144,9 @@ impl Modify for BearerAuth {
         tickets::TicketPatch,
         tickets::DeadLetters,
         tickets::Requeued,
+        widget_settings::WidgetSettingsBody,
+        widget_settings::WidgetTopic,
+        widget_settings::WidgetLimits,
         ApiErrorBody,
         ApiErrorDetail,
         ErrorCodeSchema,
@@ -150,6 +155,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "tickets", description = "Tickets: list, read, update"),
         (name = "webhooks", description = "The helpdesk webhook's dead letters (supervisors)"),
+        (name = "widget", description = "What the customer widget reads (public, no token)"),
     )
 )]
 pub(super) struct ApiDoc;
@@ -172,10 +178,13 @@ mod tests {
             "/api/tickets/{id}",
             "/api/webhooks/dead-letters",
             "/api/webhooks/dead-letters/{ticket_id}/{revision}/retry",
+            "/api/widget/settings",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
         assert!(doc["paths"]["/api/tickets/{id}"]["patch"].is_object());
+        let settings = &doc["paths"]["/api/widget/settings"]["get"];
+        assert!(settings["security"].is_null(), "public: {settings}");
         assert_eq!(
             doc["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"
