@@ -69,7 +69,9 @@ const TYPING_CLEAR_MS = 6_000;
 /**
  * @typedef {object} Persisted
  * @property {string} visitorId
- * @property {{id: string, epoch: number, customerKey: string | null} | null} open
+ * @property {{id: string, epoch: number, customerKey: string | null, seen?: number} | null} open
+ *   `seen`: the last `seq` shown with the panel open, so a reload does not count
+ *   the replayed transcript as unread
  */
 
 /**
@@ -182,6 +184,7 @@ export class Chat extends EventTarget {
   /** @param {boolean} open */
   setPanelOpen(open) {
     this.panelOpen = open;
+    if (open) this.markSeen(this.heldSeq);
     if (open && this.state.unread) {
       this.state.unread = 0;
       this.emit('unread', { count: 0 });
@@ -428,7 +431,8 @@ export class Chat extends EventTarget {
       }
       this.state.offline = null;
       this.state.busy = false;
-      this.persisted.open = { id: open.id, epoch: c.epoch, customerKey: frame.customer_key };
+      const seen = this.persisted.open?.id === open.id ? this.persisted.open?.seen : 0;
+      this.persisted.open = { id: open.id, epoch: c.epoch, customerKey: frame.customer_key, seen };
     } else if (this.state.conversation && this.state.conversation.state !== 'ended') {
       // It ended while this page was away: the replay and `ended` follow if
       // the server remembers it, else `not_found`.
@@ -459,11 +463,12 @@ export class Chat extends EventTarget {
     }
     if (message.from === 'agent') {
       this.state.agentTyping = false;
-      if (!this.panelOpen) {
+      if (!this.panelOpen && message.seq > (this.persisted.open?.seen ?? 0)) {
         this.state.unread += 1;
         this.emit('unread', { count: this.state.unread });
       }
     }
+    if (this.panelOpen) this.markSeen(message.seq);
   }
 
   /** @param {Frame} frame */
@@ -562,6 +567,15 @@ export class Chat extends EventTarget {
   conversationFor(id) {
     const c = this.state.conversation;
     return c && c.id === id ? c : null;
+  }
+
+  /** @param {number} seq */
+  markSeen(seq) {
+    const open = this.persisted.open;
+    if (open && seq > (open.seen ?? 0)) {
+      open.seen = seq;
+      this.persist();
+    }
   }
 
   persistOpen() {

@@ -97,6 +97,11 @@ describe('customer widget', () => {
     await page.waitForTimeout(300);
     assert.deepEqual(sockets, [], 'no socket before the chat is opened');
     await screenshot(page, 'launcher-desktop');
+    await page.evaluate(() => {
+      const w = /** @type {any} */ (window);
+      w.__events = [];
+      for (const name of ['open', 'close', 'assigned', 'ended']) w.Switchboard.on(name, () => w.__events.push(name));
+    });
 
     await launcher(page).click();
     await page.locator('#sb-topic').waitFor();
@@ -152,6 +157,7 @@ describe('customer widget', () => {
     await page.locator('.ended-reason', { hasText: 'resolved' }).waitFor();
     await page.locator('button.star[data-score="5"]').click();
     await page.locator('.thanks').waitFor();
+    assert.deepEqual(await page.evaluate(() => /** @type {any} */ (window).__events), ['open', 'assigned', 'ended']);
     const metrics = await fetch(`${server.httpUrl}/metrics`).then((r) => r.text());
     assert.match(metrics, /switchboard_csat_ratings_total\{[^}]*score="5"[^}]*\} 1/);
     await screenshot(page, 'ended-desktop');
@@ -197,9 +203,14 @@ describe('customer widget', () => {
 
     await page.reload();
     // The conversation is open: the widget reconnects by itself and counts unread.
+    await page.waitForTimeout(500);
+    ana.send({ type: 'message', conversation_id: assigned.conversation_id, client_msg_id: 'a-unread', text: 'while closed' });
+    await page.locator('#switchboard-widget .badge', { hasText: '1' }).waitFor();
+    assert.equal(await launcher(page).getAttribute('aria-label'), 'Chat with support (1 unread)');
     await launcher(page).click();
+    await until(async () => !(await page.locator('#switchboard-widget .badge').isVisible()));
     await page.locator('.msg.agent .bubble', { hasText: 'agent 3' }).waitFor();
-    assert.deepEqual(await bubbles(page), ['Reload test', 'agent 1', 'agent 2', 'agent 3']);
+    assert.deepEqual(await bubbles(page), ['Reload test', 'agent 1', 'agent 2', 'agent 3', 'while closed']);
 
     const second = await openWidget(context, `${server.httpUrl}/demo`);
     await second.locator('.msg.agent .bubble', { hasText: 'agent 3' }).waitFor();
@@ -209,7 +220,7 @@ describe('customer widget', () => {
     for (const p of [page, second]) {
       await p.locator('.msg.agent .bubble', { hasText: 'agent 4' }).waitFor();
       await p.locator('.msg.customer .bubble', { hasText: 'from the second tab' }).waitFor();
-      assert.deepEqual(await bubbles(p), ['Reload test', 'agent 1', 'agent 2', 'agent 3', 'from the second tab', 'agent 4']);
+      assert.deepEqual(await bubbles(p), ['Reload test', 'agent 1', 'agent 2', 'agent 3', 'while closed', 'from the second tab', 'agent 4']);
     }
     ana.send({ type: 'resolve', conversation_id: assigned.conversation_id });
     await page.locator('.ended-reason').waitFor();
@@ -285,7 +296,15 @@ describe('customer widget', () => {
       };
     });
     assert.deepEqual(report, { pwned: null, imgs: 0, bold: 0, links: [], overflow: 0, logOverflow: 0 });
-    ana.send({ type: 'resolve', conversation_id: assigned.conversation_id });
-    await page.locator('.ended-reason').waitFor();
+    // The customer ends the chat, after a confirmation.
+    await page.locator('button.end').click();
+    await page.locator('.confirm', { hasText: 'End this chat?' }).waitFor();
+    await page.locator('.confirm button', { hasText: 'Keep chatting' }).click();
+    assert.equal(await page.locator('.confirm').isVisible(), false);
+    await page.locator('button.end').click();
+    await page.locator('.confirm button', { hasText: 'Yes, end it' }).click();
+    await page.locator('.ended-reason', { hasText: 'You ended the chat' }).waitFor();
+    const ended = await ana.next('ended');
+    assert.equal(ended.reason, 'closed');
   });
 });
