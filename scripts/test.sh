@@ -78,8 +78,11 @@ step benches cargo test --workspace --benches --locked
 step tests cargo test --workspace --tests --locked
 # The whole hub behaviour suite once more, on the Redis store.
 step hub-on-redis env SWITCHBOARD_TEST_STORE=redis cargo test --locked --test hub
-# The browser tests run the debug binary (web-widget/test/harness.mjs: BIN).
-step build cargo build --locked --bin switchboard
+# The browser tests run target/debug/switchboard (web-widget/test/harness.mjs: BIN),
+# the binary `cargo test` just built for the integration tests. `cargo build`
+# builds it again with other dependency features (over a minute on a cold target),
+# so it runs only when the binary is missing.
+[ -x target/debug/switchboard ] || step build cargo build --locked --bin switchboard
 step browser node web-widget/test/run.mjs --test-reporter=tap
 
 # cargo: `test result: ok. P passed; F failed; ...` per test binary. node (TAP):
