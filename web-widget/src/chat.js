@@ -516,7 +516,8 @@ export class Chat extends EventTarget {
       this.persist();
       return;
     }
-    if (frame.code === 'rate_limited' || frame.code === 'unavailable') return;
+    // Sent again by the client; or, for a refused identity, said by the banner.
+    if (frame.code === 'rate_limited' || frame.code === 'unavailable' || frame.code === 'unauthorized') return;
     this.state.busy = false;
     this.state.problem = { code: frame.code, message: String(frame.message ?? '') };
   }

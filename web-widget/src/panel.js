@@ -275,6 +275,8 @@ class Widget {
     const waiting = phase === 'waiting' || (phase === 'connecting' && state.welcomed);
     let text = '';
     if (waiting) text = navigator.onLine === false ? this.t('offlineNet') : this.t('reconnecting');
+    // The exchange's identity token was refused (protocol §3): only a new one helps.
+    if (phase === 'refused') text = this.t('identityRefused');
     if (this.banner.textContent !== text) this.banner.textContent = text;
     this.banner.hidden = !text;
   }

@@ -39,6 +39,7 @@ export default {
   failed: 'Not sent',
   retry: 'Retry',
   reconnecting: 'Reconnecting… your messages will be sent when the connection is back.',
+  identityRefused: 'We could not confirm your login. Please reload the page, or log in again.',
   offlineNet: 'You are offline. Your messages will be sent when you are back online.',
   endedResolved: 'The agent marked this chat as resolved.',
   endedClosed: 'You ended the chat.',

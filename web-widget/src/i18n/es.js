@@ -39,6 +39,7 @@ export default {
   failed: 'No enviado',
   retry: 'Reintentar',
   reconnecting: 'Reconectando… tus mensajes se enviarán cuando vuelva la conexión.',
+  identityRefused: 'No pudimos confirmar tu inicio de sesión. Recarga la página o vuelve a iniciar sesión.',
   offlineNet: 'Estás sin conexión. Tus mensajes se enviarán cuando vuelvas a estar en línea.',
   endedResolved: 'El agente marcó este chat como resuelto.',
   endedClosed: 'Terminaste el chat.',

@@ -39,6 +39,7 @@ export default {
   failed: 'Gönderilemedi',
   retry: 'Tekrar dene',
   reconnecting: 'Yeniden bağlanılıyor… bağlantı gelince mesajlarınız gönderilecek.',
+  identityRefused: 'Oturumunuz doğrulanamadı. Lütfen sayfayı yenileyin veya tekrar giriş yapın.',
   offlineNet: 'Çevrimdışısınız. Tekrar çevrimiçi olduğunuzda mesajlarınız gönderilecek.',
   endedResolved: 'Temsilci bu sohbeti çözüldü olarak işaretledi.',
   endedClosed: 'Sohbeti bitirdiniz.',

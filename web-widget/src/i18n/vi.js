@@ -39,6 +39,7 @@ export default {
   failed: 'Chưa gửi được',
   retry: 'Thử lại',
   reconnecting: 'Đang kết nối lại… tin nhắn sẽ được gửi khi có kết nối.',
+  identityRefused: 'Không xác nhận được phiên đăng nhập của bạn. Vui lòng tải lại trang hoặc đăng nhập lại.',
   offlineNet: 'Bạn đang ngoại tuyến. Tin nhắn sẽ được gửi khi bạn trực tuyến trở lại.',
   endedResolved: 'Nhân viên đã đánh dấu cuộc trò chuyện là đã giải quyết.',
   endedClosed: 'Bạn đã kết thúc cuộc trò chuyện.',

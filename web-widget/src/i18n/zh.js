@@ -39,6 +39,7 @@ export default {
   failed: '未发送',
   retry: '重试',
   reconnecting: '正在重新连接… 连接恢复后将自动发送您的消息。',
+  identityRefused: '无法确认您的登录状态。请刷新页面或重新登录。',
   offlineNet: '您已离线。恢复联网后将自动发送您的消息。',
   endedResolved: '客服已将本次聊天标记为已解决。',
   endedClosed: '您已结束聊天。',
