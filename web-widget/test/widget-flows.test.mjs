@@ -7,20 +7,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
-import {
-  agent,
-  agentsToml,
-  customerSocket,
-  freePort,
-  httpJson,
-  launchBrowser,
-  screenshot,
-  startRedis,
-  startServer,
-  until,
-} from './harness.mjs';
+import { agentsToml, customerSocket, freePort, httpJson, screenshot, startRedis, until } from './harness.mjs';
+import { bubbles, launcher, startChat, widgetSuite } from './widget-page.mjs';
 
 const SECRET = 'widget-test-identity-secret';
 const roster = agentsToml([
@@ -29,8 +19,6 @@ const roster = agentsToml([
 ]);
 const config = `identity_secret = "${SECRET}"\n${roster}\n[routing]\nposition_update_ms = 200\n`;
 
-/** @typedef {import('playwright-core').Page} Page */
-
 /** An HS256 identity token, as the exchange signs it (protocol §3). */
 function identityToken(/** @type {object} */ claims) {
   const b64 = (/** @type {object} */ o) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -38,47 +26,14 @@ function identityToken(/** @type {object} */ claims) {
   return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
 }
 
-/** @param {Page} page */
-const launcher = (page) => page.locator('#switchboard-widget button.launcher');
-/** @param {Page} page */
-const bubbles = (page) => page.locator('#sb-panel .log .bubble').allTextContents();
-
-/** @param {Page} page @param {string} text */
-async function startChat(page, text) {
-  await page.locator('#sb-topic').selectOption('deposit_withdrawal');
-  await page.locator('#sb-message').fill(text);
-  await page.locator('form.form button[type=submit]').click();
-}
 
 describe('widget flows', () => {
-  /** @type {import('playwright-core').Browser} */
-  let browser;
-  /** @type {Array<() => Promise<unknown>>} */
-  const cleanups = [];
-  const freshServer = async (/** @type {object} */ options = {}) => {
-    const server = await startServer({ config, ...options });
-    cleanups.push(() => server.stop());
-    return server;
-  };
-  const newPage = async () => {
-    const context = await browser.newContext({ reducedMotion: 'reduce' });
-    cleanups.push(() => context.close());
-    return context.newPage();
-  };
-
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-    await browser?.close();
-  });
+  const suite = widgetSuite(config);
 
   it('a logged-in customer identified by the page is a verified vip to the agent', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const page = await newPage();
+    const server = await suite.server();
+    const ana = await suite.agent(server);
+    const page = await suite.page();
     await page.goto(`${server.httpUrl}/demo`);
     await launcher(page).waitFor();
     const token = identityToken({ sub: '31415926', tier: 'vip', name: 'Satoshi N.' });
@@ -91,7 +46,7 @@ describe('widget flows', () => {
     assert.equal(assigned.customer.name, 'Satoshi N.');
     assert.equal(assigned.priority, 'vip');
     // A token the server refuses is not downgraded to the visitor, and not retried in a loop.
-    const other = await newPage();
+    const other = await suite.page();
     /** @type {string[]} */
     const sockets = [];
     other.on('websocket', (ws) => sockets.push(ws.url()));
@@ -105,13 +60,12 @@ describe('widget flows', () => {
   });
 
   it('customer in a surge takes the offer to leave a message instead of waiting', async () => {
-    const server = await freshServer({ config: `${config}\n[tickets]\noverflow_eta_secs = 1\n` });
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
+    const server = await suite.server({ config: `${config}\n[tickets]\noverflow_eta_secs = 1\n` });
+    const ana = await suite.agent(server);
     // Three quick assignments give the topic an assignment rate, hence an ETA.
     for (const n of [1, 2, 3]) {
       const c = await customerSocket(server.wsUrl, `v-rate-${n}`);
-      cleanups.push(() => c.close());
+      suite.defer(() => c.close());
       c.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: `warm-up ${n}` });
       const a = await ana.next('assigned');
       if (n < 3) ana.send({ type: 'resolve', conversation_id: a.conversation_id });
@@ -119,11 +73,11 @@ describe('widget flows', () => {
     // Ana is busy with the third; three more wait ahead of the widget.
     for (const n of [1, 2, 3]) {
       const c = await customerSocket(server.wsUrl, `v-ahead-${n}`);
-      cleanups.push(() => c.close());
+      suite.defer(() => c.close());
       c.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: `ahead ${n}` });
       await c.next('queued');
     }
-    const page = await newPage();
+    const page = await suite.page();
     await page.goto(`${server.httpUrl}/demo`);
     await launcher(page).click();
     await startChat(page, 'Stuck withdrawal');
@@ -144,10 +98,9 @@ describe('widget flows', () => {
   });
 
   it('customer whose agent left before the form was sent gets the leave-a-message form', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const page = await newPage();
+    const server = await suite.server();
+    const ana = await suite.agent(server);
+    const page = await suite.page();
     await page.goto(`${server.httpUrl}/demo`);
     await launcher(page).click();
     await until(async () => (await page.locator('form.form button[type=submit]').textContent()) === 'Start chat');
@@ -174,9 +127,8 @@ describe('widget flows', () => {
   });
 
   it('fails over from a dead data-server URL to the next one', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
+    const server = await suite.server();
+    const ana = await suite.agent(server);
     const dead = `ws://127.0.0.1:${await freePort()}`;
     const host = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -185,8 +137,8 @@ describe('widget flows', () => {
       );
     });
     await new Promise((resolve) => host.listen(0, '127.0.0.1', () => resolve(undefined)));
-    cleanups.push(() => new Promise((resolve) => host.close(resolve)));
-    const page = await newPage();
+    suite.defer(() => new Promise((resolve) => host.close(resolve)));
+    const page = await suite.page();
     /** @type {string[]} */
     const sockets = [];
     page.on('websocket', (ws) => sockets.push(ws.url()));
@@ -200,11 +152,10 @@ describe('widget flows', () => {
 
   it('customer sees the transcript once when Redis came back empty mid-chat (resync)', async () => {
     const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const server = await freshServer({ redisUrl: redis.url });
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const page = await newPage();
+    suite.defer(() => redis.stop());
+    const server = await suite.server({ redisUrl: redis.url });
+    const ana = await suite.agent(server);
+    const page = await suite.page();
     await page.goto(`${server.httpUrl}/demo`);
     await launcher(page).click();
     await startChat(page, 'Before the flush');

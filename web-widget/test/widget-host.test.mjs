@@ -7,45 +7,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 
-import {
-  agent,
-  agentsToml,
-  axeSerious,
-  customerSocket,
-  launchBrowser,
-  screenshot,
-  startRedis,
-  startServer,
-  until,
-  widgetRoot,
-} from './harness.mjs';
+import { agent, agentsToml, axeSerious, customerSocket, screenshot, startRedis, until, widgetRoot } from './harness.mjs';
+import { bubbles, launcher, sendFromComposer, startChat, widgetSuite } from './widget-page.mjs';
 
 const roster = agentsToml([
   { id: 'ana', name: 'Ana', token: 'test-token-ana', skills: ['deposit_withdrawal', 'trading'], languages: ['en', 'ar'], capacity: 1 },
 ]);
 const config = `${roster}\n[routing]\nposition_update_ms = 200\n`;
-
-/** @typedef {import('playwright-core').Page} Page */
-
-/** @param {Page} page */
-const launcher = (page) => page.locator('#switchboard-widget button.launcher');
-/** @param {Page} page */
-const bubbles = (page) => page.locator('#sb-panel .log .bubble').allTextContents();
-
-/** @param {Page} page @param {string} text */
-async function sendFromComposer(page, text) {
-  await page.locator('#sb-composer').fill(text);
-  await page.locator('#sb-composer').press('Enter');
-}
-
-/** @param {Page} page @param {string} text */
-async function startChat(page, text) {
-  await page.locator('#sb-topic').selectOption('deposit_withdrawal');
-  await page.locator('#sb-message').fill(text);
-  await page.locator('form.form button[type=submit]').click();
-}
 
 /**
  * Bytes of `url` as served gzipped (what crosses the network).
@@ -68,22 +38,8 @@ function gzippedSize(url) {
 const figures = /** @type {Record<string, unknown>} */ ({});
 
 describe('widget on host pages', () => {
-  /** @type {import('playwright-core').Browser} */
-  let browser;
-  /** @type {Array<() => Promise<unknown>>} */
-  const cleanups = [];
-  const freshServer = async (/** @type {object} */ options = {}) => {
-    const server = await startServer({ config, ...options });
-    cleanups.push(() => server.stop());
-    return server;
-  };
-
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-    await browser?.close();
+  const suite = widgetSuite(config);
+  after(() => {
     mkdirSync(path.join(widgetRoot, 'test-output'), { recursive: true });
     writeFileSync(path.join(widgetRoot, 'test-output', 'perf.json'), `${JSON.stringify(figures, null, 2)}\n`);
     console.log(`# widget figures: ${JSON.stringify(figures)}`);
@@ -91,12 +47,10 @@ describe('widget on host pages', () => {
 
   it('customer keeps chatting through a server restart on Redis: each message typed meanwhile delivered once', async () => {
     const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const server = await freshServer({ redisUrl: redis.url });
+    suite.defer(() => redis.stop());
+    const server = await suite.server({ redisUrl: redis.url });
     let ana = await agent(server.wsUrl, 'test-token-ana');
-    const context = await browser.newContext({ reducedMotion: 'reduce' });
-    cleanups.push(() => context.close());
-    const page = await context.newPage();
+    const page = await suite.page();
     await page.goto(`${server.httpUrl}/demo`);
     await launcher(page).click();
     await startChat(page, 'Restart test');
@@ -114,7 +68,7 @@ describe('widget on host pages', () => {
     ana = await agent(server.wsUrl, 'test-token-ana', {
       resume: [{ conversation_id: assigned.conversation_id, last_seq: before.seq }],
     });
-    cleanups.push(() => ana.close());
+    suite.defer(() => ana.close());
     for (const text of ['during 1', 'during 2']) await ana.next((f) => f.type === 'message' && f.text === text, 20_000);
     await until(async () => (await page.locator('.msg.pending').count()) === 0, { timeout: 15_000 });
     await page.waitForTimeout(300);
@@ -126,12 +80,9 @@ describe('widget on host pages', () => {
   });
 
   it('works on a host page that unsets every style, under a strict CSP with Trusted Types enforced', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const context = await browser.newContext({ reducedMotion: 'reduce' });
-    cleanups.push(() => context.close());
-    const page = await context.newPage();
+    const server = await suite.server();
+    const ana = await suite.agent(server);
+    const page = await suite.page();
     // The exchange's page, on an origin of its own: the widget comes from switchboard's.
     const csp = [
       "default-src 'self'",
@@ -156,7 +107,7 @@ describe('widget on host pages', () => {
       );
     });
     await new Promise((resolve) => host.listen(0, '127.0.0.1', () => resolve(undefined)));
-    cleanups.push(() => new Promise((resolve) => host.close(resolve)));
+    suite.defer(() => new Promise((resolve) => host.close(resolve)));
     const hostUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (host.address()).port}`;
     await page.addInitScript(() => {
       const w = /** @type {any} */ (window);
@@ -184,12 +135,9 @@ describe('widget on host pages', () => {
   });
 
   it('customer uses only the keyboard: launcher, form, chat, and Escape back to the launcher', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const context = await browser.newContext({ reducedMotion: 'reduce' });
-    cleanups.push(() => context.close());
-    const page = await context.newPage();
+    const server = await suite.server();
+    const ana = await suite.agent(server);
+    const page = await suite.page();
     await page.goto(`${server.httpUrl}/demo`);
     await launcher(page).waitFor();
     const focused = () =>
@@ -230,18 +178,15 @@ describe('widget on host pages', () => {
   });
 
   it('passes axe-core in the launcher, the form, the queue and the chat, in English and in Arabic laid out right to left', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
+    const server = await suite.server();
+    const ana = await suite.agent(server);
     const ahead = await customerSocket(server.wsUrl, 'v-ahead');
-    cleanups.push(() => ahead.close());
+    suite.defer(() => ahead.close());
     ahead.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: 'ahead' });
     // Ana's one slot is always held by someone else when the widget starts, so it queues.
     let blocking = (await ana.next('assigned')).conversation_id;
     for (const lang of ['en', 'ar']) {
-      const context = await browser.newContext({ reducedMotion: 'reduce' });
-      cleanups.push(() => context.close());
-      const page = await context.newPage();
+      const page = await suite.page();
       await page.goto(`${server.httpUrl}/demo?lang=${lang}`);
       await launcher(page).waitFor();
       assert.deepEqual(await axeSerious(page, '#switchboard-widget'), [], `${lang} launcher`);
@@ -263,28 +208,19 @@ describe('widget on host pages', () => {
       assert.deepEqual(await axeSerious(page, '#switchboard-widget'), [], `${lang} chat`);
       if (lang === 'ar') await screenshot(page, 'chat-arabic-desktop');
       const blocker = await customerSocket(server.wsUrl, `v-block-${lang}`);
-      cleanups.push(() => blocker.close());
+      suite.defer(() => blocker.close());
       blocker.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: 'blocker' });
       await blocker.next('queued');
       ana.send({ type: 'resolve', conversation_id: mine.conversation_id });
       blocking = (await ana.next('assigned')).conversation_id;
-      await context.close();
+      await page.context().close();
     }
   });
 
   it('fills a 360 px phone screen, with inputs that do not zoom', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const context = await browser.newContext({
-      viewport: { width: 360, height: 740 },
-      isMobile: true,
-      hasTouch: true,
-      deviceScaleFactor: 2,
-      reducedMotion: 'reduce',
-    });
-    cleanups.push(() => context.close());
-    const page = await context.newPage();
+    const server = await suite.server();
+    const ana = await suite.agent(server);
+    const page = await suite.page({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     await page.goto(`${server.httpUrl}/demo`);
     await launcher(page).waitFor();
     await screenshot(page, 'launcher-phone');
@@ -311,12 +247,9 @@ describe('widget on host pages', () => {
 
   it('stays within its byte budgets, and reports its paint time, long tasks and heap with 200 messages', async () => {
     // An agent who types faster than any person: lift the agent frame budget.
-    const server = await freshServer({ config: `${config}\n[limits]\nagent_frames_per_sec = 1000\nagent_frame_burst = 1000\n` });
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const context = await browser.newContext({ reducedMotion: 'reduce' });
-    cleanups.push(() => context.close());
-    const page = await context.newPage();
+    const server = await suite.server({ config: `${config}\n[limits]\nagent_frames_per_sec = 1000\nagent_frame_burst = 1000\n` });
+    const ana = await suite.agent(server);
+    const page = await suite.page();
     await page.addInitScript(() => {
       const w = /** @type {any} */ (window);
       w.__longTasks = [];
@@ -338,7 +271,7 @@ describe('widget on host pages', () => {
         performance.getEntriesByName('switchboard:launcher-painted')[0].startTime -
         performance.getEntriesByName('switchboard:script-start')[0].startTime,
     );
-    const cdp = await context.newCDPSession(page);
+    const cdp = await page.context().newCDPSession(page);
     const heap = async () => {
       await cdp.send('HeapProfiler.collectGarbage');
       return (await cdp.send('Runtime.getHeapUsage')).usedSize;

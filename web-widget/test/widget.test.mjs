@@ -2,32 +2,18 @@
 // binary; the agent is a plain WebSocket client until the console exists.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
-import {
-  agent,
-  agentsToml,
-  axeSerious,
-  customerSocket,
-  httpJson,
-  launchBrowser,
-  screenshot,
-  startServer,
-  until,
-} from './harness.mjs';
+import { agentsToml, axeSerious, customerSocket, httpJson, screenshot, until } from './harness.mjs';
+import { bubbles, launcher, sendFromComposer, startChat, widgetSuite } from './widget-page.mjs';
 
 const roster = agentsToml([
   { id: 'ana', name: 'Ana', token: 'test-token-ana', skills: ['deposit_withdrawal', 'trading'], languages: ['en', 'ar'], capacity: 1 },
   { id: 'lead', name: 'Lead', token: 'test-token-lead', skills: ['general'], languages: ['en'], capacity: 1, role: 'supervisor' },
 ]);
 
-/** @typedef {import('playwright-core').Page} Page */
-
-/** @param {Page} page */
-const launcher = (page) => page.locator('#switchboard-widget button.launcher');
-
 /**
- * Open the demo page (optionally with other script attributes) and the panel.
+ * The demo page with its panel open.
  * @param {import('playwright-core').BrowserContext} context
  * @param {string} url
  */
@@ -39,54 +25,19 @@ async function openWidget(context, url) {
   return page;
 }
 
-/**
- * Fill the pre-chat form and send it.
- * @param {Page} page
- * @param {{topic?: string, text: string, uid?: string, txid?: string}} request
- */
-async function startChat(page, { topic = 'deposit_withdrawal', text, uid, txid }) {
-  await page.locator('#sb-topic').selectOption(topic);
-  if (uid) await page.locator('#sb-uid').fill(uid);
-  if (txid) await page.locator('#sb-txid').fill(txid);
-  await page.locator('#sb-message').fill(text);
-  await page.locator('form.form button[type=submit]').click();
-}
-
-/** @param {Page} page */
-const bubbles = (page) => page.locator('#sb-panel .log .bubble').allTextContents();
-
 describe('customer widget', () => {
-  /** @type {import('playwright-core').Browser} */
-  let browser;
-  /** @type {Array<() => Promise<unknown>>} */
-  const cleanups = [];
-  /** A server of the test's own, so no test inherits another's chats. */
-  const freshServer = async () => {
-    const server = await startServer({ config: `${roster}\n[routing]\nposition_update_ms = 200\n` });
-    cleanups.push(() => server.stop());
-    return server;
-  };
-
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-    await browser?.close();
-  });
+  const suite = widgetSuite(`${roster}\n[routing]\nposition_update_ms = 200\n`);
 
   it('customer starts a chat from the form, waits in line, chats with typing both ways, and rates it', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
+    const server = await suite.server();
+    const ana = await suite.agent(server);
     // Ana's one slot is taken, so the widget's customer waits in line first.
     const other = await customerSocket(server.wsUrl, 'v-ahead');
-    cleanups.push(() => other.close());
+    suite.defer(() => other.close());
     other.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: 'first in line' });
     const first = await ana.next('assigned');
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
-    cleanups.push(() => context.close());
+    const context = await suite.context({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     /** @type {string[]} */
     const sockets = [];
@@ -112,7 +63,7 @@ describe('customer widget', () => {
     // The demo page set the UID with setMetadata: the form shows it.
     assert.equal(await page.locator('#sb-uid').inputValue(), '31415926');
     await screenshot(page, 'form-desktop');
-    await startChat(page, { text: 'My BTC deposit has not arrived', txid: '9f2c4e7a' });
+    await startChat(page, 'My BTC deposit has not arrived', { txid: '9f2c4e7a' });
 
     await until(async () => /number 1 in line/.test((await page.locator('.queue').textContent()) ?? ''), {
       message: 'queue position shown',
@@ -164,15 +115,14 @@ describe('customer widget', () => {
   });
 
   it('customer leaves a message when nobody serves the topic, and it becomes a ticket', async () => {
-    const server = await freshServer();
-    const context = await browser.newContext({ reducedMotion: 'reduce' });
-    cleanups.push(() => context.close());
+    const server = await suite.server();
+    const context = await suite.context();
     const page = await openWidget(context, `${server.httpUrl}/demo`);
     await page.locator('#sb-topic').selectOption('earn');
     await page.locator('#sb-availability', { hasText: 'No agent is available' }).waitFor();
     assert.equal(await page.locator('form.form button[type=submit]').textContent(), 'Leave a message');
     await screenshot(page, 'form-nobody-desktop');
-    await startChat(page, { topic: 'earn', text: 'My dual investment did not settle' });
+    await startChat(page, 'My dual investment did not settle', { topic: 'earn' });
     await page.locator('.ended-reason', { hasText: 'passed your conversation' }).waitFor();
     const ref = (await page.locator('.ticket').textContent()) ?? '';
     const ticketId = await page.locator('.ticket').getAttribute('title');
@@ -188,13 +138,11 @@ describe('customer widget', () => {
   });
 
   it('customer reloads mid-chat and sees the transcript once; a second tab shows every message', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const context = await browser.newContext();
-    cleanups.push(() => context.close());
+    const server = await suite.server();
+    const ana = await suite.agent(server);
+    const context = await suite.context();
     const page = await openWidget(context, `${server.httpUrl}/demo`);
-    await startChat(page, { text: 'Reload test' });
+    await startChat(page, 'Reload test');
     const assigned = await ana.next('assigned');
     for (const n of [1, 2, 3]) {
       ana.send({ type: 'message', conversation_id: assigned.conversation_id, client_msg_id: `a-${n}`, text: `agent ${n}` });
@@ -214,8 +162,7 @@ describe('customer widget', () => {
 
     const second = await openWidget(context, `${server.httpUrl}/demo`);
     await second.locator('.msg.agent .bubble', { hasText: 'agent 3' }).waitFor();
-    await second.locator('#sb-composer').fill('from the second tab');
-    await second.locator('#sb-composer').press('Enter');
+    await sendFromComposer(second, 'from the second tab');
     ana.send({ type: 'message', conversation_id: assigned.conversation_id, client_msg_id: 'a-4', text: 'agent 4' });
     for (const p of [page, second]) {
       await p.locator('.msg.agent .bubble', { hasText: 'agent 4' }).waitFor();
@@ -227,18 +174,15 @@ describe('customer widget', () => {
   });
 
   it('customer goes offline and back: what was typed meanwhile is delivered once', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const context = await browser.newContext();
-    cleanups.push(() => context.close());
+    const server = await suite.server();
+    const ana = await suite.agent(server);
+    const context = await suite.context();
     const page = await openWidget(context, `${server.httpUrl}/demo`);
-    await startChat(page, { text: 'Offline test' });
+    await startChat(page, 'Offline test');
     const assigned = await ana.next('assigned');
     await context.setOffline(true);
     for (const text of ['typed offline 1', 'typed offline 2']) {
-      await page.locator('#sb-composer').fill(text);
-      await page.locator('#sb-composer').press('Enter');
+      await sendFromComposer(page, text);
     }
     await page.locator('.msg.pending .state', { hasText: /Waiting|Sending/ }).first().waitFor();
     await screenshot(page, 'chat-offline-desktop');
@@ -258,13 +202,11 @@ describe('customer widget', () => {
   });
 
   it('hostile text from the agent is shown as text and runs nothing', async () => {
-    const server = await freshServer();
-    const ana = await agent(server.wsUrl, 'test-token-ana');
-    cleanups.push(() => ana.close());
-    const context = await browser.newContext();
-    cleanups.push(() => context.close());
+    const server = await suite.server();
+    const ana = await suite.agent(server);
+    const context = await suite.context();
     const page = await openWidget(context, `${server.httpUrl}/demo`);
-    await startChat(page, { text: '<b>bold?</b> \u202Eevil' });
+    await startChat(page, '<b>bold?</b> \u202Eevil');
     const assigned = await ana.next('assigned');
     const hostile = [
       '<img src=x onerror="window.__pwned=1">',
