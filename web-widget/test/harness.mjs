@@ -314,6 +314,8 @@ export function agentsToml(agents) {
  * @property {number} port
  * @property {string} url `redis://127.0.0.1:PORT/`
  * @property {string[]} logs its output lines
+ * @property {import('node:child_process').ChildProcess} process the redis-server
+ *   process (SIGSTOP it to make Redis stop answering for a while)
  * @property {() => Promise<void>} stop SIGTERM, then wait for the exit
  * @property {() => Promise<void>} kill SIGKILL, then wait for the exit
  */
@@ -370,6 +372,7 @@ export async function startRedis() {
           port,
           url: `redis://127.0.0.1:${port}/`,
           logs,
+          process: child,
           stop: () => terminate(child, 'SIGTERM'),
           kill: () => terminate(child, 'SIGKILL'),
         };

@@ -192,6 +192,44 @@ describe('protocol client', () => {
     }
   });
 
+  it('rides through Redis not answering for a while (unavailable): each message stored once', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    // Redis frozen for less than the lease: the node stays the matcher and refuses writes meanwhile.
+    const server = await startServer({ config: `[redis]\ntimeout_secs = 1\n[cluster]\nlease_secs = 10\n${roster}`, redisUrl: redis.url });
+    cleanups.push(() => server.stop());
+    const ana = await agent(server.wsUrl, 'test-token-ana');
+    cleanups.push(() => ana.close());
+    const c = customerClient([`${server.wsUrl}/ws/customer`], 'v-unavailable', { unavailableMs: 300 });
+    cleanups.push(async () => c.client.stop());
+    c.client.start();
+    c.client.sendReliably('start', { type: 'start', topic: 'deposit_withdrawal', language: 'en' }, (f) =>
+      ['queued', 'assigned'].includes(f.type),
+    );
+    await ana.next('assigned');
+    const pid = /** @type {number} */ (redis.process.pid);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      c.message('held 1');
+      await new Promise((r) => setTimeout(r, 1500)); // the node finds the store down
+      c.message('refused 2');
+      c.message('refused 3');
+      await until(() => c.frames.some((f) => f.type === 'error' && f.code === 'unavailable'), {
+        timeout: 8_000,
+        message: 'refused with unavailable while Redis is frozen',
+      });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await until(() => c.client.pending().length === 0, { timeout: 20_000, message: 'all three acknowledged' });
+    assert.ok(c.deliveries.some(([, state]) => state === 'retrying'));
+    for (const t of ['held 1', 'refused 2', 'refused 3']) await ana.next((f) => f.type === 'message' && f.text === t, 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const t of ['held 1', 'refused 2', 'refused 3']) {
+      assert.equal(ana.frames.filter((f) => f.type === 'message' && f.text === t).length, 1, t);
+    }
+  });
+
   it('sends frames refused with rate_limited again until each is stored once', async () => {
     const server = await startServer({
       config: `[limits]\ncustomer_frames_per_sec = 2\ncustomer_frame_burst = 2\n${roster}`,
