@@ -23,6 +23,7 @@
 //! | [`web`] | the browser side embedded in the binary: the widget (`/widget.js`, `/widget/{version}/…`) and its demo page (`/demo`), gzip and ETags |
 //! | [`metrics`] | Prometheus registry of the node |
 //! | [`presence`] | which agents are on duty on which node, by heartbeat with a TTL |
+//! | [`state`] | what every handler shares: config, hub slot, store, presence, metrics, shutdown |
 //! | [`server`] | routes, shared state, `run(listener, config, shutdown)` |
 
 pub mod cluster;
@@ -37,6 +38,7 @@ pub mod presence;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod tickets;
 pub mod web;

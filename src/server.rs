@@ -1,7 +1,7 @@
 //! The node: HTTP routes, shared state, and `run`, which serves until the
 //! shutdown future resolves and then closes every session with 1012.
 
-use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -14,45 +14,20 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    cluster::{lease::MatcherLease, node::supervise},
+    cluster::{
+        lease::MatcherLease,
+        node::{publish_follower, supervise},
+    },
     config::Config,
-    domain::AgentId,
     http,
     hub::{ActiveHub, Hub, HubSlot, StartError},
     identity::IdentityVerifier,
     metrics::Metrics,
     presence::{MemoryBoard, PresenceBoard, RedisBoard},
     session::{self, Side},
+    state::AppState,
     store::{MemoryStore, RedisStore, RedisTarget, Store, StoreError},
 };
-
-/// What every handler shares.
-#[derive(Debug)]
-pub struct AppState {
-    /// The validated configuration.
-    pub config: Arc<Config>,
-    /// The hub this node serves with (none while a cluster node is on standby).
-    pub hubs: HubSlot,
-    /// Metrics of this node.
-    pub metrics: Arc<Metrics>,
-    /// Agent token → agent id.
-    pub roster: HashMap<String, AgentId>,
-    /// Customer identity verification.
-    pub identity: IdentityVerifier,
-    /// The store backend.
-    pub store: Arc<dyn Store>,
-    /// Cancelled when the node shuts down; sessions close with 1012.
-    pub shutdown: CancellationToken,
-    /// Owns every session and the hub, so `run` returns only when all are done.
-    pub tasks: TaskTracker,
-    /// This node's id.
-    pub node_id: String,
-    /// Where nodes publish which agents are on duty.
-    pub presence: Arc<dyn PresenceBoard>,
-    /// Who is on duty per topic, for the public widget settings: asked of the
-    /// hub at most once a second however many pages ask.
-    pub duty: http::DutyCache,
-}
 
 /// Why the node could not run.
 #[derive(Debug, thiserror::Error)]
@@ -293,24 +268,6 @@ async fn heartbeat(state: Arc<AppState>) {
     }
     if let Err(e) = state.presence.withdraw(&state.node_id).await {
         tracing::warn!(error = %e, "presence not withdrawn; it expires by itself");
-    }
-}
-
-/// A follower's heartbeat: alive, no hub of its own. Whether its previous
-/// snapshot was still there; `None` if Redis did not take this one.
-pub(crate) async fn publish_follower(state: &AppState, ttl: Duration) -> Option<bool> {
-    let snapshot = crate::presence::NodePresence {
-        node: state.node_id.clone(),
-        agents: Vec::new(),
-        queued: 0,
-        at: time::OffsetDateTime::now_utc(),
-    };
-    match state.presence.publish(&snapshot, ttl).await {
-        Ok(was_live) => Some(was_live),
-        Err(e) => {
-            tracing::warn!(error = %e, "presence heartbeat failed");
-            None
-        }
     }
 }
 

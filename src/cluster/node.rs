@@ -21,7 +21,7 @@ use super::{
 use crate::{
     hub::{ActiveHub, Hub, HubHandle},
     metrics::Metrics,
-    server::AppState,
+    state::AppState,
     store::{RedisStore, RedisTarget, Store},
 };
 
@@ -111,7 +111,7 @@ pub async fn supervise(
                             // and before the heartbeat sees this follow, which takes
                             // a missing entry for a lapse.
                             let ttl = Duration::from_secs(state.config.timeouts.heartbeat_secs * 3);
-                            let _ = crate::server::publish_follower(&state, ttl).await;
+                            let _ = publish_follower(&state, ttl).await;
                             let stop = state.shutdown.child_token();
                             tasks.spawn(follower.clone().run(frames, stop.clone()));
                             state.hubs.set(Some(ActiveHub {
@@ -236,5 +236,23 @@ async fn pause(state: &AppState, wait: Duration) {
     tokio::select! {
         () = tokio::time::sleep(wait) => {}
         () = state.shutdown.cancelled() => {}
+    }
+}
+
+/// A follower's heartbeat: alive, no hub of its own. Whether its previous
+/// snapshot was still there; `None` if Redis did not take this one.
+pub(crate) async fn publish_follower(state: &AppState, ttl: Duration) -> Option<bool> {
+    let snapshot = crate::presence::NodePresence {
+        node: state.node_id.clone(),
+        agents: Vec::new(),
+        queued: 0,
+        at: time::OffsetDateTime::now_utc(),
+    };
+    match state.presence.publish(&snapshot, ttl).await {
+        Ok(was_live) => Some(was_live),
+        Err(e) => {
+            tracing::warn!(error = %e, "presence heartbeat failed");
+            None
+        }
     }
 }

@@ -24,7 +24,7 @@ use axum::{
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::{hub::Command, server::AppState};
+use crate::{hub::Command, state::AppState};
 
 /// The routes of this module.
 pub fn routes() -> Router<Arc<AppState>> {

@@ -12,7 +12,7 @@ use std::{
 use tokio::sync::OnceCell;
 
 use super::{api_error::ApiError, presence::local_snapshot};
-use crate::{error::ErrorCode, protocol::AgentStatus, server::AppState};
+use crate::{error::ErrorCode, protocol::AgentStatus, state::AppState};
 
 /// How long one answer is reused.
 const FRESH: Duration = Duration::from_secs(1);

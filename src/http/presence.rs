@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 
 use super::api_error::ApiError;
 use crate::{
-    config::AgentConfig, error::ErrorCode, hub::Command, presence::NodePresence, server::AppState,
+    config::AgentConfig, error::ErrorCode, hub::Command, presence::NodePresence, state::AppState,
 };
 
 /// The agent a bearer token belongs to, or `unauthorized`.

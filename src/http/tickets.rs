@@ -41,7 +41,7 @@ use super::{api_error::ApiError, openapi::ApiErrorBody, presence::agent_config_o
 use crate::{
     config::{AgentConfig, AgentRole, Config},
     error::ErrorCode,
-    server::AppState,
+    state::AppState,
     store::StoreError,
     tickets::{
         Delivery, Ticket, TicketId, TicketNote, TicketQuery, TicketStatus, TicketSummary,

@@ -22,7 +22,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::openapi::ApiErrorBody;
-use crate::{config::Config, server::AppState};
+use crate::{config::Config, state::AppState};
 
 /// The widget's settings.
 #[derive(Debug, Serialize, ToSchema)]

@@ -20,7 +20,7 @@ use crate::{
     error::{Disconnect, ErrorCode, FrameError},
     hub::{ActiveHub, Command, HubHandle},
     protocol::{self, AgentFrame, CustomerFrame, error_frame},
-    server::AppState,
+    state::AppState,
 };
 use budget::{FrameBudget, Verdict};
 use link::{LocalLink, SessionLink};

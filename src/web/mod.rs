@@ -32,7 +32,7 @@ use axum::{
 pub use catalog::{Asset, Catalog, VERSION_PLACEHOLDER, Variant, catalog};
 pub use slim::slim;
 
-use crate::{error::ErrorCode, http::ApiError, server::AppState};
+use crate::{error::ErrorCode, http::ApiError, state::AppState};
 
 /// The entry point changes with every release, so caches keep it briefly.
 const ENTRY_CACHE: &str = "public, max-age=300";

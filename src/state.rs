@@ -1,0 +1,39 @@
+//! The state every handler shares: configuration, hub slot, store, presence,
+//! metrics, shutdown.
+
+use std::{collections::HashMap, sync::Arc};
+
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    config::Config, domain::AgentId, http::DutyCache, hub::HubSlot, identity::IdentityVerifier,
+    metrics::Metrics, presence::PresenceBoard, store::Store,
+};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The hub this node serves with (none while a cluster node is on standby).
+    pub hubs: HubSlot,
+    /// Metrics of this node.
+    pub metrics: Arc<Metrics>,
+    /// Agent token → agent id.
+    pub roster: HashMap<String, AgentId>,
+    /// Customer identity verification.
+    pub identity: IdentityVerifier,
+    /// The store backend.
+    pub store: Arc<dyn Store>,
+    /// Cancelled when the node shuts down; sessions close with 1012.
+    pub shutdown: CancellationToken,
+    /// Owns every session and the hub, so `run` returns only when all are done.
+    pub tasks: TaskTracker,
+    /// This node's id.
+    pub node_id: String,
+    /// Where nodes publish which agents are on duty.
+    pub presence: Arc<dyn PresenceBoard>,
+    /// Who is on duty per topic, for the public widget settings: asked of the
+    /// hub at most once a second however many pages ask.
+    pub duty: DutyCache,
+}
