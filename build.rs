@@ -5,4 +5,5 @@
 fn main() {
     println!("cargo:rerun-if-changed=web-widget/src");
     println!("cargo:rerun-if-changed=web-widget/demo");
+    println!("cargo:rerun-if-changed=web-widget/console");
 }

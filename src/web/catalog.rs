@@ -2,10 +2,12 @@
 //! JS and CSS slimmed, `slim`), a gzip of the text types, strong ETags and the
 //! MIME type; and the widget's asset version.
 //!
-//! Two folders are embedded (`rust-embed` with `debug-embed`, so a debug build
+//! Three folders are embedded (`rust-embed` with `debug-embed`, so a debug build
 //! serves the same bytes as a release build, not the work tree of the moment):
-//! `web-widget/src/`, the widget, and `web-widget/demo/`, the demo page. Files
-//! and folders whose name starts with `.` are left out.
+//! `web-widget/src/`, the widget and the console's modules, `web-widget/demo/`,
+//! the demo page, and `web-widget/console/`, the console's and the live view's
+//! pages (which name the versioned modules, so the version is substituted in
+//! them too). Files and folders whose name starts with `.` are left out.
 
 use std::{borrow::Cow, collections::HashMap, io::Write, sync::OnceLock};
 
@@ -21,6 +23,10 @@ struct WidgetFiles;
 #[derive(RustEmbed)]
 #[folder = "web-widget/demo/"]
 struct DemoFiles;
+
+#[derive(RustEmbed)]
+#[folder = "web-widget/console/"]
+struct PageFiles;
 
 /// Replaced by the asset version wherever it occurs in `widget.js`, so the
 /// loader can fetch the rest of the widget from `/widget/{version}/…`.
@@ -60,6 +66,7 @@ pub struct Catalog {
     pub version: String,
     widget: HashMap<String, Asset>,
     demo: HashMap<String, Asset>,
+    pages: HashMap<String, Asset>,
 }
 
 impl Catalog {
@@ -73,9 +80,14 @@ impl Catalog {
         self.demo.get(path)
     }
 
+    /// The console page `name` (`agent.html`, `dashboard.html`).
+    pub fn page(&self, name: &str) -> Option<&Asset> {
+        self.pages.get(name)
+    }
+
     /// How many files are embedded.
     pub fn len(&self) -> usize {
-        self.widget.len() + self.demo.len()
+        self.widget.len() + self.demo.len() + self.pages.len()
     }
 
     /// True when nothing is embedded.
@@ -121,10 +133,19 @@ fn build() -> Catalog {
             (name, asset)
         })
         .collect();
+    let pages = files::<PageFiles>()
+        .into_iter()
+        .map(|(name, bytes)| {
+            let bytes = substitute(&bytes, VERSION_PLACEHOLDER.as_bytes(), version.as_bytes());
+            let asset = asset(&name, Cow::Owned(bytes));
+            (name, asset)
+        })
+        .collect();
     Catalog {
         version,
         widget,
         demo,
+        pages,
     }
 }
 

@@ -10,6 +10,7 @@
 //! | `/widget/{version}/{path}` | `web-widget/src/{path}` | current version: `public, max-age=31536000, immutable`; any other: `no-cache` |
 //! | `/demo`, `/demo/` | `web-widget/demo/index.html` | `no-cache` |
 //! | `/demo/{path}` | `web-widget/demo/{path}` | `no-cache` |
+//! | `/agent`, `/dashboard` | `web-widget/console/{agent,dashboard}.html`, the version substituted (they load `/widget/{version}/console/…`) | `no-cache` |
 //! | `/` | redirect (303) to `/demo` | — |
 
 mod catalog;
@@ -79,6 +80,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/widget/{version}/",
             get(|| async { not_found("widget", "") }),
         )
+        .route("/agent", get(|headers: HeaderMap| async move { page(&headers, "agent.html") }))
+        .route(
+            "/dashboard",
+            get(|headers: HeaderMap| async move { page(&headers, "dashboard.html") }),
+        )
         .route("/demo", get(demo_index))
         .route("/demo/", get(demo_index))
         .route("/demo/{*path}", get(demo_file))
@@ -127,6 +133,15 @@ async fn widget_file(
         NO_CACHE
     };
     negotiate::respond(asset, &headers, cache, &widget_headers())
+}
+
+/// A console page: same-origin only, under the demo's strict CSP (its
+/// modules and the sockets it opens are this server's).
+fn page(headers: &HeaderMap, name: &str) -> Response {
+    match catalog().page(name) {
+        Some(asset) => negotiate::respond(asset, headers, NO_CACHE, &html_headers()),
+        None => not_found("page", name),
+    }
 }
 
 async fn demo_index(headers: HeaderMap) -> Response {
