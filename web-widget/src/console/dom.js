@@ -4,6 +4,8 @@
  * through `textContent` (`el`'s `text`), never as HTML.
  */
 
+import en from '../i18n/en.js';
+
 /**
  * @param {string} tag
  * @param {{class?: string, text?: string, attrs?: Record<string, string>, on?: Record<string, (e: any) => void>}} [options]
@@ -101,8 +103,14 @@ export function duration(secs) {
   return `${Math.floor(min / 60)} h ${min % 60} min`;
 }
 
-/** A topic id as words. @param {string} topic */
+/**
+ * A topic as people name it: the widget's English label for the default
+ * topics, else the id as words.
+ * @param {string} topic
+ */
 export function topicLabel(topic) {
+  const known = /** @type {Record<string, string>} */ (/** @type {unknown} */ (en))[`topic_${topic}`];
+  if (known) return known;
   const words = topic.replace(/_/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
