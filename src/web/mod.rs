@@ -80,7 +80,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/widget/{version}/",
             get(|| async { not_found("widget", "") }),
         )
-        .route("/agent", get(|headers: HeaderMap| async move { page(&headers, "agent.html") }))
+        .route(
+            "/agent",
+            get(|headers: HeaderMap| async move { page(&headers, "agent.html") }),
+        )
         .route(
             "/dashboard",
             get(|headers: HeaderMap| async move { page(&headers, "dashboard.html") }),
