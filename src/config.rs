@@ -64,6 +64,8 @@ pub struct Config {
     pub redis: RedisSettings,
     /// Several nodes on one Redis, used with `redis_url`.
     pub cluster: ClusterSettings,
+    /// The supervisor's live view (`GET /api/dashboard`).
+    pub dashboard: DashboardSettings,
     /// Handing unresolved chats to tickets, and the helpdesk webhook.
     pub tickets: TicketSettings,
     /// What the customer widget shows (`GET /api/widget/settings`).
@@ -91,6 +93,31 @@ impl Default for ClusterSettings {
 /// Tickets: when a customer is offered to leave a message, what the customer is
 /// told, and the helpdesk webhook.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The supervisor's live view: when a waiting chat counts as past its SLA, and
+/// how often the stream pushes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardSettings {
+    /// Seconds a vip or standard chat may wait before the dashboard lists it
+    /// as past its SLA. Default 300; 1-86400.
+    pub sla_wait_secs: u64,
+    /// The same for an urgent chat. Default 120; 1-86400.
+    pub sla_urgent_secs: u64,
+    /// Milliseconds between two snapshots of `GET /api/dashboard/stream`.
+    /// Default 1000; 100-10000.
+    pub push_ms: u64,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        Self {
+            sla_wait_secs: 300,
+            sla_urgent_secs: 120,
+            push_ms: 1000,
+        }
+    }
+}
+
 #[serde(default, deny_unknown_fields)]
 pub struct TicketSettings {
     /// When no agent online can serve a chat's topic or language, hand it to a
@@ -352,6 +379,7 @@ impl Default for Config {
             tickets: TicketSettings::default(),
             widget: WidgetSettings::default(),
             agents: Vec::new(),
+            dashboard: DashboardSettings::default(),
         }
     }
 }
@@ -722,6 +750,21 @@ impl Config {
         self.validate_widget(&topics)?;
         let mut ids = HashSet::new();
         let mut tokens = HashSet::new();
+        let d = &self.dashboard;
+        for (key, value) in [
+            ("dashboard.sla_wait_secs", d.sla_wait_secs),
+            ("dashboard.sla_urgent_secs", d.sla_urgent_secs),
+        ] {
+            if !(1..=86_400).contains(&value) {
+                return Err(invalid(key, "must be between 1 and 86400 seconds"));
+            }
+        }
+        if !(100..=10_000).contains(&d.push_ms) {
+            return Err(invalid(
+                "dashboard.push_ms",
+                "must be between 100 and 10000 ms",
+            ));
+        }
         for (i, agent) in self.agents.iter().enumerate() {
             let at = |field: &str| format!("agents[{i}].{field}");
             if agent.id.is_empty() || agent.id.len() > 64 {

@@ -91,6 +91,23 @@ fn bad_configuration_stops_start_up_naming_the_key() {
 }
 
 #[test]
+fn bad_dashboard_settings_stop_start_up_naming_the_key() {
+    refused(
+        "[dashboard]\nsla_wait_secs = 0",
+        &[],
+        "dashboard.sla_wait_secs",
+    );
+    refused(
+        "[dashboard]\nsla_urgent_secs = 0",
+        &[],
+        "dashboard.sla_urgent_secs",
+    );
+    refused("[dashboard]\npush_ms = 50", &[], "dashboard.push_ms");
+    refused("[dashboard]\npush_ms = 10001", &[], "dashboard.push_ms");
+    refused("[dashboard]\nsla_secs = 5", &[], "sla_secs");
+}
+
+#[test]
 fn bad_ticket_settings_stop_start_up_naming_the_key() {
     const SECRET: &str = "webhook_secret = \"0123456789abcdef\"\n";
     refused(
