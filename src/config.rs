@@ -70,6 +70,9 @@ pub struct Config {
     pub tickets: TicketSettings,
     /// What the customer widget shows (`GET /api/widget/settings`).
     pub widget: WidgetSettings,
+    /// Canned replies the agent console offers (`GET /api/canned`), in this
+    /// order; see `canned::CannedReply`. Default: none.
+    pub canned: Vec<crate::canned::CannedReply>,
     /// The agent roster. Default: empty (no agent can log in).
     pub agents: Vec<AgentConfig>,
 }
@@ -378,6 +381,7 @@ impl Default for Config {
             cluster: ClusterSettings::default(),
             tickets: TicketSettings::default(),
             widget: WidgetSettings::default(),
+            canned: Vec::new(),
             agents: Vec::new(),
             dashboard: DashboardSettings::default(),
         }
@@ -748,6 +752,7 @@ impl Config {
         }
         self.validate_tickets()?;
         self.validate_widget(&topics)?;
+        crate::canned::validate(&self.canned, &r.topics, l.max_text_chars)?;
         let mut ids = HashSet::new();
         let mut tokens = HashSet::new();
         let d = &self.dashboard;

@@ -8,6 +8,7 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`canned`] | canned replies for the agent console: their shape, their rules, their placeholders |
 //! | [`config`] | the one `Config`: defaults, TOML file, `SWITCHBOARD_*` variables, validation |
 //! | [`domain`] | ids, priorities, states, messages |
 //! | [`protocol`] | wire frames v1 (the contract with every client) |
@@ -26,6 +27,7 @@
 //! | [`state`] | what every handler shares: config, hub slot, store, presence, metrics, shutdown |
 //! | [`server`] | routes, shared state, `run(listener, config, shutdown)` |
 
+pub mod canned;
 pub mod cluster;
 pub mod config;
 pub mod domain;

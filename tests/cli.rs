@@ -233,6 +233,139 @@ fn bad_widget_settings_stop_start_up_naming_the_key() {
 }
 
 #[test]
+fn bad_canned_replies_stop_start_up_naming_the_key() {
+    /// A `[[canned]]` table with these lines after a valid first entry, so
+    /// the key named is `canned[1]`'s.
+    fn second(lines: &str) -> String {
+        format!(
+            "[[canned]]\nshortcut = \"txid\"\ntitle = \"TxID\"\ntext.en = \"Your TxID?\"\n\n[[canned]]\n{lines}\n"
+        )
+    }
+    let ok = "title = \"Hi\"\ntext.en = \"Hello\"";
+    refused(
+        &second(&format!("shortcut = \"TxID2\"\n{ok}")),
+        &[],
+        "canned[1].shortcut",
+    );
+    refused(
+        &second(&format!("shortcut = \"two words\"\n{ok}")),
+        &[],
+        "canned[1].shortcut",
+    );
+    refused(
+        &second(&format!("shortcut = \"\"\n{ok}")),
+        &[],
+        "canned[1].shortcut",
+    );
+    refused(
+        &second(&format!("shortcut = \"{}\"\n{ok}", "a".repeat(33))),
+        &[],
+        "canned[1].shortcut",
+    );
+    // Unique: the second `txid` is refused, naming the first.
+    refused(
+        &second(&format!("shortcut = \"txid\"\n{ok}")),
+        &[],
+        "canned[0] too",
+    );
+    refused(
+        &second("shortcut = \"hi\"\ntitle = \"  \"\ntext.en = \"Hello\""),
+        &[],
+        "canned[1].title",
+    );
+    refused(
+        &second(&format!(
+            "shortcut = \"hi\"\ntitle = \"{}\"\ntext.en = \"Hello\"",
+            "t".repeat(81)
+        )),
+        &[],
+        "canned[1].title",
+    );
+    refused(
+        &second("shortcut = \"hi\"\ntitle = \"Hi\"\ntext = {}"),
+        &[],
+        "canned[1].text",
+    );
+    refused(&second("shortcut = \"hi\"\ntitle = \"Hi\""), &[], "text");
+    refused(
+        &second("shortcut = \"hi\"\ntitle = \"Hi\"\ntext.English = \"Hello\""),
+        &[],
+        "canned[1].text.English",
+    );
+    refused(
+        &second("shortcut = \"hi\"\ntitle = \"Hi\"\ntext.es = \" \""),
+        &[],
+        "canned[1].text.es",
+    );
+    refused(
+        &second("shortcut = \"hi\"\ntitle = \"Hi\"\ntext.en = \"Hello there\""),
+        &[("SWITCHBOARD_LIMITS__MAX_TEXT_CHARS", "10")],
+        "canned[1].text.en",
+    );
+    refused(
+        &second("shortcut = \"hi\"\ntitle = \"Hi\"\ntext.en = \"Hello {customer}\""),
+        &[],
+        "canned[1].text.en",
+    );
+    refused(
+        &second(&format!(
+            "shortcut = \"hi\"\n{ok}\ntopics = [\"astrology\"]"
+        )),
+        &[],
+        "canned[1].topics",
+    );
+    refused(
+        &second(&format!("shortcut = \"hi\"\n{ok}\ntopics = []")),
+        &[],
+        "canned[1].topics",
+    );
+    refused(
+        &second(&format!(
+            "shortcut = \"hi\"\n{ok}\ntopics = [\"api\", \"api\"]"
+        )),
+        &[],
+        "canned[1].topics",
+    );
+    refused(
+        &second(&format!("shortcut = \"hi\"\n{ok}\ntopic = [\"api\"]")),
+        &[],
+        "topic",
+    );
+    refused(
+        &second(&format!("shortcut = \"hi\"\n{ok}\ntopics = \"api\"")),
+        &[],
+        "topics",
+    );
+}
+
+#[test]
+fn an_unknown_placeholder_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &path,
+        "[[canned]]\nshortcut = \"greet\"\ntitle = \"Hi\"\ntext.es = \"Hola {nombre}\"\n",
+    )
+    .unwrap();
+    let output = switchboard()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("canned[0].text.es"), "{stderr}");
+    assert!(
+        stderr.contains("`{nombre}` is not a placeholder"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("{customer_name}, {agent_name}, {topic}"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_contrast_refusal_gives_the_ratio() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("switchboard.toml");

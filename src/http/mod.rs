@@ -2,6 +2,7 @@
 //! widget's public settings.
 
 mod api_error;
+mod canned;
 mod on_duty;
 mod openapi;
 mod presence;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/presence", get(presence::presence))
+        .route("/api/canned", get(canned::canned))
         .route("/api/tickets", get(tickets::list_tickets))
         .route(
             "/api/tickets/{id}",

@@ -14,7 +14,7 @@ use utoipa::{
     },
 };
 
-use super::{tickets, widget_settings};
+use super::{canned, tickets, widget_settings};
 use crate::{
     error::ErrorCode,
     tickets::{
@@ -130,6 +130,7 @@ impl Modify for BearerAuth {
         tickets::dead_letters,
         tickets::retry_dead_letter,
         widget_settings::widget_settings,
+        canned::canned,
     ),
     components(schemas(
         Ticket,
@@ -144,6 +145,8 @@ impl Modify for BearerAuth {
         tickets::TicketPatch,
         tickets::DeadLetters,
         tickets::Requeued,
+        canned::CannedList,
+        crate::canned::CannedReply,
         widget_settings::WidgetSettingsBody,
         widget_settings::WidgetTopic,
         widget_settings::WidgetLimits,
@@ -156,6 +159,7 @@ impl Modify for BearerAuth {
         (name = "tickets", description = "Tickets: list, read, update"),
         (name = "webhooks", description = "The helpdesk webhook's dead letters (supervisors)"),
         (name = "widget", description = "What the customer widget reads (public, no token)"),
+        (name = "console", description = "What the agent console reads and the supervisor does (agent tokens)"),
     )
 )]
 pub(super) struct ApiDoc;
@@ -179,6 +183,7 @@ mod tests {
             "/api/webhooks/dead-letters",
             "/api/webhooks/dead-letters/{ticket_id}/{revision}/retry",
             "/api/widget/settings",
+            "/api/canned",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }

@@ -182,6 +182,36 @@ pub async fn http_request(
     (status, body)
 }
 
+/// One REST call with an agent token (`None`: no `Authorization` header) and
+/// a JSON body (sent as `application/json` unless empty); the answer's status
+/// and its body as JSON (`Null` if it is not JSON).
+pub async fn api(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let mut headers = String::new();
+    if let Some(token) = token {
+        headers.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    if !body.is_empty() {
+        headers.push_str("Content-Type: application/json\r\n");
+    }
+    let (status, body) = http_request(server.addr, method, path, &headers, body).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// An error answer: this status, this code, and a message containing `says`.
+#[track_caller]
+pub fn api_refused((status, body): (u16, Value), want: u16, code: &str, says: &str) {
+    assert_eq!(status, want, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "`{message}` lacks `{says}`");
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {

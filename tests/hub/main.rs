@@ -6,6 +6,7 @@ mod common;
 mod redis_server;
 
 mod bad_input;
+mod canned_api;
 mod dedupe;
 mod happy_path;
 mod lifecycle;
