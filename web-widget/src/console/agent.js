@@ -272,7 +272,7 @@ function buildActive(chat) {
   const typing = el('p', { class: 'typing', attrs: { 'aria-live': 'polite' } });
   const composer = /** @type {HTMLTextAreaElement} */ (
     el('textarea', {
-      attrs: { id: 'composer', rows: '3', placeholder: 'Reply… (/ for canned replies)', 'aria-autocomplete': 'list', 'aria-controls': 'canned', 'aria-expanded': 'false' },
+      attrs: { id: 'composer', rows: '3', placeholder: 'Reply… (/ for canned replies)', 'aria-autocomplete': 'list', 'aria-controls': 'canned' },
     })
   );
   composer.value = desk?.draft(chat.id) ?? '';
@@ -485,7 +485,6 @@ function updatePicker(chat, composer, picker) {
     ),
   );
   picker.hidden = matches.length === 0;
-  composer.setAttribute('aria-expanded', String(!picker.hidden));
   if (matches.length) composer.setAttribute('aria-activedescendant', 'canned-0');
   else composer.removeAttribute('aria-activedescendant');
 }
@@ -504,7 +503,6 @@ function insertCanned(chat, composer, picker, reply) {
     .replaceAll('{topic}', topicLabel(chat.topic).toLowerCase());
   desk?.setDraft(chat.id, composer.value);
   picker.hidden = true;
-  composer.setAttribute('aria-expanded', 'false');
   composer.removeAttribute('aria-activedescendant');
   composer.focus();
 }
@@ -537,7 +535,7 @@ function composerKey(event, chat, composer, picker) {
       event.preventDefault();
       event.stopPropagation();
       picker.hidden = true;
-      composer.setAttribute('aria-expanded', 'false');
+      composer.removeAttribute('aria-activedescendant');
       return;
     }
   }
