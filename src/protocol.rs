@@ -8,8 +8,8 @@ use smol_str::SmolStr;
 
 use crate::{
     domain::{
-        AgentId, Author, ConversationId, ConversationState, EndReason, Language, Message, Priority,
-        SessionId, Topic,
+        AgentId, Author, ConversationId, ConversationState, CustomerProfile, EndReason, Language,
+        Message, Priority, SessionId, Topic,
     },
     error::{ErrorCode, FrameError},
 };
@@ -262,8 +262,41 @@ pub struct CustomerRef {
     pub verified: bool,
     /// Name from the identity token.
     pub name: Option<SmolStr>,
+    /// The account tier from the identity token; `None` (`null`) for a
+    /// visitor, whom nobody vouched for.
+    pub tier: Option<CustomerTier>,
     /// Pre-chat metadata.
     pub metadata: Map<String, Value>,
+}
+
+impl CustomerRef {
+    /// The agent's view of a conversation's customer.
+    pub fn of(customer: &CustomerProfile, metadata: &Map<String, Value>) -> Self {
+        Self {
+            key: customer.key.clone(),
+            verified: customer.verified,
+            name: customer.name.clone(),
+            // A visitor's profile says `vip: false` too, but that is no tier:
+            // the console must not show a visitor as a standard account.
+            tier: customer.verified.then_some(if customer.vip {
+                CustomerTier::Vip
+            } else {
+                CustomerTier::Standard
+            }),
+            metadata: metadata.clone(),
+        }
+    }
+}
+
+/// A verified customer's account tier (the identity token's `tier` claim; a
+/// token without one is `standard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerTier {
+    /// `tier: "vip"`: its chats are queued as vip (unless urgent).
+    Vip,
+    /// Any other verified customer.
+    Standard,
 }
 
 /// One held conversation in the agent's `welcome`.

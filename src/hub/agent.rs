@@ -79,12 +79,7 @@ impl Hub {
                     topic: spec.topic.clone(),
                     language: spec.language.clone(),
                     priority: spec.priority,
-                    customer: CustomerRef {
-                        key: c.customer.key.clone(),
-                        verified: c.customer.verified,
-                        name: c.customer.name.clone(),
-                        metadata: c.metadata.clone(),
-                    },
+                    customer: CustomerRef::of(&c.customer, &c.metadata),
                     last_seq: c.last_seq(),
                     epoch: c.epoch,
                 })

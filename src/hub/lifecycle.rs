@@ -48,12 +48,7 @@ impl Hub {
             .map_or_else(|| agent.clone(), |a| a.name.clone());
         let to_agent = ServerFrame::AssignedToAgent {
             conversation_id: conversation,
-            customer: CustomerRef {
-                key: c.customer.key.clone(),
-                verified: c.customer.verified,
-                name: c.customer.name.clone(),
-                metadata: c.metadata.clone(),
-            },
+            customer: CustomerRef::of(&c.customer, &c.metadata),
             topic: &spec.topic,
             language: &spec.language,
             priority: spec.priority,

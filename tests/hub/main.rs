@@ -7,6 +7,7 @@ mod redis_server;
 
 mod bad_input;
 mod canned_api;
+mod customer_tier;
 mod dedupe;
 mod happy_path;
 mod lifecycle;
