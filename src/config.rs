@@ -93,9 +93,6 @@ impl Default for ClusterSettings {
     }
 }
 
-/// Tickets: when a customer is offered to leave a message, what the customer is
-/// told, and the helpdesk webhook.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 /// The supervisor's live view: when a waiting chat counts as past its SLA, and
 /// how often the stream pushes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -121,6 +118,9 @@ impl Default for DashboardSettings {
     }
 }
 
+/// Tickets: when a customer is offered to leave a message, what the customer is
+/// told, and the helpdesk webhook.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TicketSettings {
     /// When no agent online can serve a chat's topic or language, hand it to a
@@ -379,11 +379,11 @@ impl Default for Config {
             redis_url: None,
             redis: RedisSettings::default(),
             cluster: ClusterSettings::default(),
+            dashboard: DashboardSettings::default(),
             tickets: TicketSettings::default(),
             widget: WidgetSettings::default(),
             canned: Vec::new(),
             agents: Vec::new(),
-            dashboard: DashboardSettings::default(),
         }
     }
 }
@@ -750,11 +750,6 @@ impl Config {
         if redis.timeout_secs == 0 {
             return Err(invalid("redis.timeout_secs", "must be at least 1 second"));
         }
-        self.validate_tickets()?;
-        self.validate_widget(&topics)?;
-        crate::canned::validate(&self.canned, &r.topics, l.max_text_chars)?;
-        let mut ids = HashSet::new();
-        let mut tokens = HashSet::new();
         let d = &self.dashboard;
         for (key, value) in [
             ("dashboard.sla_wait_secs", d.sla_wait_secs),
@@ -770,6 +765,11 @@ impl Config {
                 "must be between 100 and 10000 ms",
             ));
         }
+        self.validate_tickets()?;
+        self.validate_widget(&topics)?;
+        crate::canned::validate(&self.canned, &r.topics, l.max_text_chars)?;
+        let mut ids = HashSet::new();
+        let mut tokens = HashSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
             let at = |field: &str| format!("agents[{i}].{field}");
             if agent.id.is_empty() || agent.id.len() > 64 {
