@@ -66,7 +66,19 @@ pub type Topic = SmolStr;
 pub type Language = SmolStr;
 
 /// Queue priority. The derived order is the serving order: urgent first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Asset safety: blocked withdrawal, suspected account takeover.

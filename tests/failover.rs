@@ -708,3 +708,46 @@ async fn a_follower_that_missed_its_heartbeats_closes_its_sessions_so_they_resum
     assert_eq!(customer.until("message").await["seq"], 2);
     assert_eq!(ann.until("message").await["seq"], 2);
 }
+
+/// A supervisor's actions are answered by the hub, and the bus between nodes
+/// carries no answer back: a follower refuses them, naming the matcher; the
+/// matcher carries them out, for sessions on any node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_actions_are_refused_on_a_follower_and_done_on_the_matcher() {
+    let redis = redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    let sue = "\n[[agents]]\nid = \"sue\"\nname = \"Sue\"\ntoken = \"token-sue\"\nskills = [\"general\"]\nlanguages = [\"en\"]\nrole = \"supervisor\"\n";
+    std::fs::write(&config, format!("{ROSTER}{sue}")).unwrap();
+    let [a, b] = start_nodes(&redis, &config, ["a", "b"], &[]).await;
+    let (mut ann, _) = hello(
+        b.addr,
+        "/ws/agent",
+        json!({"type": "hello", "token": "token-ann"}),
+    )
+    .await;
+
+    let path = "/api/agents/ann/status";
+    let away = r#"{"status":"away"}"#;
+    api_refused(
+        api(b.addr, "POST", path, Some("token-sue"), away).await,
+        503,
+        "unavailable",
+        "follows the matcher node `a`",
+    );
+    api_refused(
+        api(b.addr, "POST", path, Some("token-sue"), away).await,
+        503,
+        "unavailable",
+        "ask the matcher node",
+    );
+    let (status, body) = api(a.addr, "POST", path, Some("token-sue"), away).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"id": "ann", "status": "away"}))
+    );
+    assert_eq!(
+        ann.until("status").await,
+        json!({"type": "status", "status": "away", "reason": "supervisor"})
+    );
+}

@@ -357,6 +357,12 @@ impl Follower {
                 self.sessions().remove(&session);
                 Inbound::Left { session }
             }
+            // A supervisor's action is answered, and the bus carries nothing
+            // back: the REST layer refuses it on a follower before it gets
+            // here (`unavailable`, "ask the matcher node").
+            Command::SupervisorStatus { .. } | Command::SupervisorRoute { .. } => {
+                return Ok(());
+            }
             // Node-local questions (gauges, presence) are not forwarded.
             Command::RefreshGauges { .. }
             | Command::Presence { .. }

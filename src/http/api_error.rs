@@ -3,6 +3,7 @@
 
 use axum::{
     Json,
+    extract::rejection::{JsonRejection, PathRejection},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -40,6 +41,38 @@ impl ApiError {
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+}
+
+/// A role refusal: the wire vocabulary has no `forbidden`, so it is
+/// `unauthorized` with this message ("supervisor role required to …").
+pub(super) fn supervisor_required(what: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unauthorized,
+        format!("supervisor role required {what}"),
+    )
+}
+
+/// Axum's path rejection (bad percent-encoding) as JSON.
+pub(super) fn path_error(rejection: PathRejection) -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, rejection.body_text())
+}
+
+/// Axum's JSON body rejection as JSON: a missing or wrong content type, bad
+/// JSON and a body of the wrong shape are `bad_request` (serde's message
+/// names the field); a body over the size limit is `too_large`.
+pub(super) fn body_error(rejection: JsonRejection) -> ApiError {
+    let bad_request = |message: String| ApiError::new(ErrorCode::BadRequest, message);
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            bad_request("the body must be JSON, sent with `Content-Type: application/json`".into())
+        }
+        JsonRejection::JsonSyntaxError(e) => bad_request(e.body_text()),
+        JsonRejection::JsonDataError(e) => bad_request(e.body_text()),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(ErrorCode::TooLarge, other.body_text())
+        }
+        other => bad_request(other.body_text()),
     }
 }
 

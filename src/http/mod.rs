@@ -6,6 +6,7 @@ mod canned;
 mod on_duty;
 mod openapi;
 mod presence;
+mod supervisor;
 mod tickets;
 mod widget_settings;
 
@@ -34,6 +35,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/metrics", get(metrics))
         .route("/api/presence", get(presence::presence))
         .route("/api/canned", get(canned::canned))
+        .route(
+            "/api/agents/{id}/status",
+            post(supervisor::set_agent_status),
+        )
+        .route(
+            "/api/conversations/{id}/route",
+            post(supervisor::route_conversation),
+        )
         .route("/api/tickets", get(tickets::list_tickets))
         .route(
             "/api/tickets/{id}",

@@ -131,6 +131,8 @@ impl Modify for BearerAuth {
         tickets::retry_dead_letter,
         widget_settings::widget_settings,
         canned::canned,
+        super::supervisor::set_agent_status,
+        super::supervisor::route_conversation,
     ),
     components(schemas(
         Ticket,
@@ -146,6 +148,12 @@ impl Modify for BearerAuth {
         tickets::DeadLetters,
         tickets::Requeued,
         canned::CannedList,
+        super::supervisor::StatusBody,
+        super::supervisor::AgentStatusAnswer,
+        super::supervisor::RouteBody,
+        super::supervisor::RouteAnswer,
+        crate::protocol::AgentStatus,
+        crate::domain::Priority,
         crate::canned::CannedReply,
         widget_settings::WidgetSettingsBody,
         widget_settings::WidgetTopic,
@@ -160,6 +168,7 @@ impl Modify for BearerAuth {
         (name = "webhooks", description = "The helpdesk webhook's dead letters (supervisors)"),
         (name = "widget", description = "What the customer widget reads (public, no token)"),
         (name = "console", description = "What the agent console reads and the supervisor does (agent tokens)"),
+        (name = "supervisor", description = "A supervisor's actions on agents and the queue (supervisors; on the node that runs the hub)"),
     )
 )]
 pub(super) struct ApiDoc;
@@ -184,6 +193,8 @@ mod tests {
             "/api/webhooks/dead-letters/{ticket_id}/{revision}/retry",
             "/api/widget/settings",
             "/api/canned",
+            "/api/agents/{id}/status",
+            "/api/conversations/{id}/route",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }

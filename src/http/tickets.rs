@@ -30,14 +30,18 @@ use axum::{
         Path, Query, State,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::{HeaderMap, StatusCode},
+    http::HeaderMap,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use smol_str::SmolStr;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{api_error::ApiError, openapi::ApiErrorBody, presence::agent_config_of};
+use super::{
+    api_error::{ApiError, body_error, path_error, supervisor_required},
+    openapi::ApiErrorBody,
+    presence::agent_config_of,
+};
 use crate::{
     config::{AgentConfig, AgentRole, Config},
     error::ErrorCode,
@@ -75,38 +79,9 @@ fn no_ticket(id: TicketId) -> ApiError {
     ApiError::new(ErrorCode::NotFound, format!("no ticket {id}"))
 }
 
-fn supervisor_required(what: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::Unauthorized,
-        format!("supervisor role required {what}"),
-    )
-}
-
 /// Axum's query rejection (unknown or repeated parameter) as JSON.
 fn query_error(rejection: QueryRejection) -> ApiError {
     bad_request(rejection.body_text())
-}
-
-/// Axum's path rejection (bad percent-encoding) as JSON.
-fn path_error(rejection: PathRejection) -> ApiError {
-    bad_request(rejection.body_text())
-}
-
-/// Axum's JSON body rejection as JSON: a missing or wrong content type, bad
-/// JSON and a body of the wrong shape are `bad_request`; a body over the size
-/// limit is `too_large`.
-fn body_error(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            bad_request("the body must be JSON, sent with `Content-Type: application/json`")
-        }
-        JsonRejection::JsonSyntaxError(e) => bad_request(e.body_text()),
-        JsonRejection::JsonDataError(e) => bad_request(e.body_text()),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(ErrorCode::TooLarge, other.body_text())
-        }
-        other => bad_request(other.body_text()),
-    }
 }
 
 /// A ticket id from the path or a parameter, or `bad_request` naming `what`.

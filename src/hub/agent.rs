@@ -207,10 +207,7 @@ impl Hub {
                 if !self.holds(session, &agent, conversation_id, None) {
                     return;
                 }
-                let notice = format!(
-                    "Your conversation is being transferred to our {} team. You keep your place in the queue.",
-                    topic.replace('_', " ")
-                );
+                let notice = super::lifecycle::transfer_notice(&topic);
                 self.requeue(
                     conversation_id,
                     UnassignReason::Transferred,

@@ -105,17 +105,22 @@ impl Hub {
         let Some(c) = self.conversations.get_mut(&conversation) else {
             return;
         };
+        // A chat re-routed while it waits (a supervisor's) stays in the same
+        // stay: its timers are set already, and stay right.
+        let new_stay = c.queued_since.is_none();
         c.enter_queue(now);
-        let max_wait = std::time::Duration::from_secs(self.config.timeouts.max_queue_wait_secs);
-        let left = max_wait.saturating_sub(c.queued_for(now));
-        self.timers
-            .insert(Timer::QueueTimeout { conversation }, left);
-        if let Some((_, since)) = self.router.arrival(&conversation) {
-            let fallback =
-                std::time::Duration::from_secs(self.config.routing.language_fallback_secs);
-            let due = (since + fallback).saturating_duration_since(now);
+        if new_stay {
+            let max_wait = std::time::Duration::from_secs(self.config.timeouts.max_queue_wait_secs);
+            let left = max_wait.saturating_sub(c.queued_for(now));
             self.timers
-                .insert(Timer::LanguageFallback { conversation }, due);
+                .insert(Timer::QueueTimeout { conversation }, left);
+            if let Some((_, since)) = self.router.arrival(&conversation) {
+                let fallback =
+                    std::time::Duration::from_secs(self.config.routing.language_fallback_secs);
+                let due = (since + fallback).saturating_duration_since(now);
+                self.timers
+                    .insert(Timer::LanguageFallback { conversation }, due);
+            }
         }
         if let Some(position) = self.router.position(&conversation) {
             self.tell_position(conversation, position, now);
@@ -273,11 +278,27 @@ impl Hub {
         // The notice goes to the agent too, while it still holds the chat, so its
         // transcript shows why it lost it.
         self.notice(conversation, notice);
+        if self.reroute(conversation, topic, priority, now) {
+            tracing::info!(%conversation, agent_id = %previous, ?why, "requeued");
+        }
+    }
+
+    /// Put an open conversation, held or queued, in the line of its (new)
+    /// topic and priority with its original arrival, so it keeps its place
+    /// ahead of later arrivals; store that, then match it at once or tell the
+    /// customer its place. False if the router refused (logged).
+    pub(super) fn reroute(
+        &mut self,
+        conversation: ConversationId,
+        topic: Option<Topic>,
+        priority: Option<Priority>,
+        now: Instant,
+    ) -> bool {
         let assignments = match self.router.requeue(conversation, topic, priority, now) {
             Ok(assignments) => assignments,
             Err(e) => {
                 tracing::error!(%conversation, error = %e, "requeue refused");
-                return;
+                return false;
             }
         };
         if let Some(spec) = self.router.spec(&conversation) {
@@ -287,9 +308,9 @@ impl Hub {
                 priority: spec.priority,
             });
         }
-        tracing::info!(%conversation, agent_id = %previous, ?why, "requeued");
         self.carry_out(assignments, now);
         self.waiting(conversation, now);
+        true
     }
 
     /// Is this agent taking new chats: online, with a session?
@@ -320,11 +341,12 @@ impl Hub {
         let Some(entry) = self.agents.get_mut(agent) else {
             return;
         };
-        // The agent's own `status` is always acknowledged; the server's only tells
-        // of a change (a first-reply timeout on several chats sets away once).
+        // A person's choice, the agent's own `status` or its supervisor's, is
+        // always told; the server's only when it changes something (a
+        // first-reply timeout on several chats sets away once).
         let changed = entry.status != status;
         entry.status = status;
-        if changed || reason.is_none() {
+        if changed || reason.is_none() || reason == Some(super::supervisor::BY_SUPERVISOR) {
             let frame = ServerFrame::Status { status, reason }.render().into();
             self.send_to_agent(agent, &frame);
         }
@@ -563,6 +585,15 @@ impl Hub {
             }
         }
     }
+}
+
+/// The system message of a move to another topic's team (a transfer, or a
+/// supervisor's re-route), with the topic's `_` read as a space.
+pub(super) fn transfer_notice(topic: &str) -> String {
+    format!(
+        "Your conversation is being transferred to our {} team. You keep your place in the queue.",
+        topic.replace('_', " ")
+    )
 }
 
 /// The wire string of an end reason.

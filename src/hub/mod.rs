@@ -14,6 +14,7 @@ mod lifecycle;
 mod restore;
 pub mod router;
 mod slot;
+mod supervisor;
 mod tickets;
 
 use std::{
@@ -35,6 +36,7 @@ pub use eta::AssignmentRate;
 pub use restore::RestoreError;
 pub use router::{Assignment, Placement, RouteError, RouteSpec, Router};
 pub use slot::{ActiveHub, HubSlot};
+pub use supervisor::{BY_SUPERVISOR, Rerouted, RouteReply, StatusReply, SupervisorRefusal};
 
 use crate::{
     config::Config,
@@ -104,6 +106,28 @@ pub enum Command {
     RefreshGauges {
         /// Answered when the gauges are set.
         done: oneshot::Sender<()>,
+    },
+    /// A supervisor sets an agent's status (REST), as the agent's own
+    /// `status` frame would; answered once the turn is stored.
+    SupervisorStatus {
+        /// The agent.
+        agent: AgentId,
+        /// Its new status.
+        status: AgentStatus,
+        /// Answered with the status set, or why not.
+        reply: StatusReply,
+    },
+    /// A supervisor gives a queued conversation another topic or priority
+    /// (REST); answered once the turn is stored.
+    SupervisorRoute {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Its new topic, if it changes.
+        topic: Option<crate::domain::Topic>,
+        /// Its new priority, if it changes.
+        priority: Option<crate::domain::Priority>,
+        /// Answered with where it is now, or why not.
+        reply: RouteReply,
     },
 }
 
@@ -317,6 +341,8 @@ pub struct Hub {
     writes: Vec<Change>,
     /// Frames of this turn.
     outbox: Vec<(SessionId, Outgoing)>,
+    /// Supervisors' answers of this turn, sent once it is stored.
+    answers: Vec<supervisor::Answer>,
 }
 
 impl Hub {
@@ -425,6 +451,7 @@ impl Hub {
             timers: DelayQueue::new(),
             writes: Vec::new(),
             outbox: Vec::new(),
+            answers: Vec::new(),
         })
     }
 
@@ -494,6 +521,17 @@ impl Hub {
                 self.refresh_gauges(now);
                 let _ = done.send(());
             }
+            Command::SupervisorStatus {
+                agent,
+                status,
+                reply,
+            } => self.supervisor_status(agent, status, reply, now),
+            Command::SupervisorRoute {
+                conversation,
+                topic,
+                priority,
+                reply,
+            } => self.supervisor_route(conversation, topic, priority, reply, now),
         }
     }
 
@@ -514,9 +552,15 @@ impl Hub {
                         "stopping before the store took this turn (down or fenced): unacknowledged changes dropped"
                     );
                     self.outbox.clear();
+                    // Dropped unanswered: the REST callers say `unavailable`.
+                    self.answers.clear();
                     return;
                 };
                 self.filed(&receipt);
+            }
+            // A supervisor hears of what the turn did only now that it is stored.
+            for answer in std::mem::take(&mut self.answers) {
+                answer.send();
             }
             // One batch per session, in the order the turn produced its frames.
             let mut batches: HashMap<SessionId, Vec<Utf8Bytes>> = HashMap::new();

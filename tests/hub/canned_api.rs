@@ -39,7 +39,7 @@ async fn agents_read_the_canned_replies_in_configuration_order() {
     ];
     let server = TestServer::start(config).await;
 
-    let (status, body) = api(&server, "GET", "/api/canned", Some("token-ann"), "").await;
+    let (status, body) = api(server.addr, "GET", "/api/canned", Some("token-ann"), "").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
@@ -55,13 +55,13 @@ async fn agents_read_the_canned_replies_in_configuration_order() {
     );
 
     api_refused(
-        api(&server, "GET", "/api/canned", None, "").await,
+        api(server.addr, "GET", "/api/canned", None, "").await,
         401,
         "unauthorized",
         "Authorization: Bearer",
     );
     api_refused(
-        api(&server, "GET", "/api/canned", Some("token-nobody"), "").await,
+        api(server.addr, "GET", "/api/canned", Some("token-nobody"), "").await,
         401,
         "unauthorized",
         "unknown agent token",
@@ -81,7 +81,7 @@ async fn agents_read_the_canned_replies_in_configuration_order() {
 #[tokio::test]
 async fn no_canned_replies_is_an_empty_list() {
     let server = TestServer::start(config(vec![agent("ann", &["trading"], &["en"], 2)])).await;
-    let (status, body) = api(&server, "GET", "/api/canned", Some("token-ann"), "").await;
+    let (status, body) = api(server.addr, "GET", "/api/canned", Some("token-ann"), "").await;
     assert_eq!((status, body), (200, json!({"canned": []})));
     server.shutdown().await;
 }

@@ -182,11 +182,11 @@ pub async fn http_request(
     (status, body)
 }
 
-/// One REST call with an agent token (`None`: no `Authorization` header) and
+/// One REST call to `addr` with an agent token (`None`: no `Authorization` header) and
 /// a JSON body (sent as `application/json` unless empty); the answer's status
 /// and its body as JSON (`Null` if it is not JSON).
 pub async fn api(
-    server: &TestServer,
+    addr: SocketAddr,
     method: &str,
     path: &str,
     token: Option<&str>,
@@ -199,7 +199,7 @@ pub async fn api(
     if !body.is_empty() {
         headers.push_str("Content-Type: application/json\r\n");
     }
-    let (status, body) = http_request(server.addr, method, path, &headers, body).await;
+    let (status, body) = http_request(addr, method, path, &headers, body).await;
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 

@@ -16,6 +16,7 @@ mod race;
 mod rate_limit;
 mod restart;
 mod routing;
+mod supervisor_api;
 mod tickets;
 mod tickets_api;
 mod webhook;
