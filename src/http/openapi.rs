@@ -118,7 +118,8 @@ impl Modify for BearerAuth {
     info(
         title = "switchboard REST API",
         description = "Tickets filed from unresolved chats, the helpdesk webhook's \
-            dead letters, and the customer widget's settings. Every operation but this \
+            dead letters, the customer widget's settings, the agent console's canned \
+            replies and a supervisor's actions on agents and the queue. Every operation but this \
             document and the widget settings takes an agent token as \
             `Authorization: Bearer <token>`. Errors are JSON `{\"error\":{\"code\",\"message\"}}` \
             with the wire protocol's codes (docs/protocol.md, \"Tickets REST API\")."
