@@ -88,9 +88,17 @@ async fn ask<T>(
     command: Command,
     answer: oneshot::Receiver<Result<T, SupervisorRefusal>>,
 ) -> Result<Result<T, SupervisorRefusal>, ApiError> {
-    hub.send(command)
-        .await
-        .map_err(|_| unavailable("the hub is stopping: retry on another node"))?;
+    // The hub's channel is bounded: in a surge it may have no room for a
+    // while, and a supervisor is better told so than kept waiting.
+    match tokio::time::timeout(PATIENCE, hub.send(command)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return Err(unavailable("the hub is stopping: retry on another node")),
+        Err(_) => {
+            return Err(unavailable(
+                "the hub is too busy to take it now: nothing was changed, retry shortly",
+            ));
+        }
+    }
     match tokio::time::timeout(PATIENCE, answer).await {
         Ok(Ok(answer)) => Ok(answer),
         // Dropped: the hub stopped before its turn was stored.
