@@ -1,8 +1,14 @@
 //! Who is on duty where: each node's agents (status, load, sessions), published
 //! by a heartbeat with a TTL so a dead node's agents vanish on their own. With the
 //! memory store there is one node and the board holds only its own snapshot.
+//!
+//! The matcher also posts its supervisor dashboard here every second, with a
+//! short TTL, for followers (which have no hub) to serve.
 
-use std::{sync::Mutex, time::Duration};
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use redis::{AsyncCommands, aio::ConnectionManager};
@@ -10,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
 use crate::{
+    hub::DashboardSnapshot,
     protocol::AgentStatus,
     store::{RedisTarget, StoreError, unavailable},
 };
@@ -58,12 +65,22 @@ pub trait PresenceBoard: Send + Sync + std::fmt::Debug {
     async fn withdraw(&self, node: &str) -> Result<(), StoreError>;
     /// Every live node's latest snapshot.
     async fn nodes(&self) -> Result<Vec<NodePresence>, StoreError>;
+    /// Post the matcher's dashboard, valid for `ttl` (replacing the last).
+    async fn publish_dashboard(
+        &self,
+        snapshot: &DashboardSnapshot,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// The latest dashboard posted, unless its TTL has run out.
+    async fn dashboard(&self) -> Result<Option<DashboardSnapshot>, StoreError>;
 }
 
 /// One node, no sharing: the board is this node's last snapshot.
 #[derive(Debug, Default)]
 pub struct MemoryBoard {
     last: Mutex<Option<NodePresence>>,
+    /// The last dashboard posted and when it expires.
+    dashboard: Mutex<Option<(DashboardSnapshot, Instant)>>,
 }
 
 #[async_trait]
@@ -94,9 +111,37 @@ impl PresenceBoard for MemoryBoard {
             .cloned()
             .collect())
     }
+
+    async fn publish_dashboard(
+        &self,
+        snapshot: &DashboardSnapshot,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        *self
+            .dashboard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((snapshot.clone(), Instant::now() + ttl));
+        Ok(())
+    }
+
+    async fn dashboard(&self) -> Result<Option<DashboardSnapshot>, StoreError> {
+        let mut slot = self
+            .dashboard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot
+            .as_ref()
+            .is_some_and(|(_, expires)| *expires <= Instant::now())
+        {
+            *slot = None;
+        }
+        Ok(slot.as_ref().map(|(snapshot, _)| snapshot.clone()))
+    }
 }
 
-/// `P node:<id>` keys holding each node's snapshot as JSON, with a TTL.
+/// `P node:<id>` keys holding each node's snapshot as JSON, with a TTL; and
+/// `P dashboard`, the matcher's latest dashboard as JSON, with a TTL.
 #[derive(Clone)]
 pub struct RedisBoard {
     connection: ConnectionManager,
@@ -123,6 +168,10 @@ impl RedisBoard {
 
     fn key(&self, node: &str) -> String {
         format!("{}node:{node}", self.prefix)
+    }
+
+    fn dashboard_key(&self) -> String {
+        format!("{}dashboard", self.prefix)
     }
 }
 
@@ -183,5 +232,39 @@ impl PresenceBoard for RedisBoard {
             .flatten()
             .filter_map(|json| serde_json::from_str(&json).ok())
             .collect())
+    }
+
+    async fn publish_dashboard(
+        &self,
+        snapshot: &DashboardSnapshot,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(snapshot).map_err(unavailable)?;
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut connection = self.connection.clone();
+        connection
+            .pset_ex::<_, _, ()>(self.dashboard_key(), json, ttl_ms)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn dashboard(&self) -> Result<Option<DashboardSnapshot>, StoreError> {
+        let mut connection = self.connection.clone();
+        let json: Option<String> = connection
+            .get(self.dashboard_key())
+            .await
+            .map_err(unavailable)?;
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        match serde_json::from_str(&json) {
+            Ok(snapshot) => Ok(Some(snapshot)),
+            // Written by a node of another version, say: as good as none, and
+            // the page waits for the next one rather than fail.
+            Err(e) => {
+                tracing::warn!(error = %e, "the published dashboard is unreadable");
+                Ok(None)
+            }
+        }
     }
 }

@@ -363,9 +363,11 @@ impl Follower {
             Command::SupervisorStatus { .. } | Command::SupervisorRoute { .. } => {
                 return Ok(());
             }
-            // Node-local questions (gauges, presence) are not forwarded.
+            // Node-local questions (gauges, presence, the dashboard: a
+            // follower reads the matcher's published one) are not forwarded.
             Command::RefreshGauges { .. }
             | Command::Presence { .. }
+            | Command::Dashboard { .. }
             | Command::LiveNodes { .. } => {
                 return Ok(());
             }

@@ -4,5 +4,6 @@
 //! partitioned) can never commit an assignment.
 
 pub mod bus;
+pub mod dashboard;
 pub mod lease;
 pub mod node;

@@ -193,6 +193,12 @@ async fn serve_term(
                 outbox,
                 stop.clone(),
             ));
+            // For the followers' dashboards; stops with this term.
+            tasks.spawn(super::dashboard::publish(
+                state.clone(),
+                handle.clone(),
+                stop.clone(),
+            ));
             state.hubs.set(Some(ActiveHub {
                 handle,
                 stop: stop.clone(),

@@ -3,6 +3,7 @@
 
 mod api_error;
 mod canned;
+mod dashboard;
 mod on_duty;
 mod openapi;
 mod presence;
@@ -11,6 +12,7 @@ mod tickets;
 mod widget_settings;
 
 pub use api_error::ApiError;
+pub(crate) use dashboard::from_hub as dashboard_from_hub;
 pub use on_duty::DutyCache;
 pub(crate) use presence::local_snapshot;
 
@@ -34,6 +36,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/presence", get(presence::presence))
+        .route("/api/dashboard", get(dashboard::dashboard))
+        .route("/api/dashboard/stream", get(dashboard::stream))
         .route("/api/canned", get(canned::canned))
         .route(
             "/api/agents/{id}/status",

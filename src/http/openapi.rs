@@ -14,9 +14,10 @@ use utoipa::{
     },
 };
 
-use super::{canned, tickets, widget_settings};
+use super::{canned, dashboard, tickets, widget_settings};
 use crate::{
     error::ErrorCode,
+    hub,
     tickets::{
         Delivery, Ticket, TicketConversation, TicketCustomer, TicketNote, TicketReason,
         TicketStatus, TicketSummary,
@@ -134,6 +135,8 @@ impl Modify for BearerAuth {
         canned::canned,
         super::supervisor::set_agent_status,
         super::supervisor::route_conversation,
+        dashboard::dashboard,
+        dashboard::stream,
     ),
     components(schemas(
         Ticket,
@@ -162,12 +165,23 @@ impl Modify for BearerAuth {
         ApiErrorBody,
         ApiErrorDetail,
         ErrorCodeSchema,
+        hub::DashboardSnapshot,
+        hub::QueueRow,
+        hub::WaitingRow,
+        hub::DashboardAgent,
+        hub::DashboardNode,
+        hub::LastFifteen,
+        hub::TodayStats,
+        hub::EndedToday,
+        hub::RatingsToday,
+        hub::QueueSample,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "tickets", description = "Tickets: list, read, update"),
         (name = "webhooks", description = "The helpdesk webhook's dead letters (supervisors)"),
         (name = "widget", description = "What the customer widget reads (public, no token)"),
+        (name = "dashboard", description = "The supervisor's live view (supervisors)"),
         (name = "console", description = "What the agent console reads and the supervisor does (agent tokens)"),
         (name = "supervisor", description = "A supervisor's actions on agents and the queue (supervisors; on the node that runs the hub)"),
     )
@@ -196,6 +210,8 @@ mod tests {
             "/api/canned",
             "/api/agents/{id}/status",
             "/api/conversations/{id}/route",
+            "/api/dashboard",
+            "/api/dashboard/stream",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }

@@ -719,6 +719,7 @@ impl Hub {
         ended.rating = Some(score);
         self.writes.push(Change::Rated { id, score });
         self.metrics.csat.get_or_create(&ScoreLabel { score }).inc();
+        self.desk.rated(score, time::OffsetDateTime::now_utc());
         let frame = ServerFrame::Rated {
             conversation_id: id,
             score,

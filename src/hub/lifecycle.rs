@@ -77,6 +77,7 @@ impl Hub {
             topic: spec.topic.to_string(),
         };
         self.metrics.assignments.get_or_create(&label).inc();
+        self.desk.assigned(now);
         self.metrics
             .queue_wait
             .get_or_create(&label)
@@ -250,6 +251,7 @@ impl Hub {
                 reason: reason_str(reason),
             })
             .inc();
+        self.desk.ended(reason, OffsetDateTime::now_utc());
         tracing::info!(%conversation, ?reason, "ended");
         self.carry_out(freed, now);
     }
@@ -582,6 +584,7 @@ impl Hub {
                         topic: topic.to_string(),
                     })
                     .observe(secs);
+                self.desk.first_response(now, secs);
             }
         }
     }

@@ -7,8 +7,11 @@
 //! is not stored, and a burst costs one store round trip, not one per frame.
 
 mod agent;
+mod census;
 mod conversation;
 mod customer;
+mod dashboard;
+mod desk;
 mod eta;
 mod lifecycle;
 mod restore;
@@ -31,7 +34,10 @@ use smol_str::SmolStr;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker, time::DelayQueue};
 
+pub use census::QueueRow;
 pub use conversation::{Appended, Conversation};
+pub use dashboard::{DashboardAgent, DashboardNode, DashboardSnapshot, WAITING_LISTED, WaitingRow};
+pub use desk::{EndedToday, LastFifteen, QueueSample, RatingsToday, TodayStats};
 pub use eta::AssignmentRate;
 pub use restore::RestoreError;
 pub use router::{Assignment, Placement, RouteError, RouteSpec, Router};
@@ -128,6 +134,13 @@ pub enum Command {
         priority: Option<crate::domain::Priority>,
         /// Answered with where it is now, or why not.
         reply: RouteReply,
+    },
+    /// The supervisor's dashboard, taken in this turn (its `nodes` empty).
+    Dashboard {
+        /// With the hour of queue samples?
+        history: bool,
+        /// Answered with the snapshot.
+        reply: oneshot::Sender<DashboardSnapshot>,
     },
 }
 
@@ -343,6 +356,8 @@ pub struct Hub {
     outbox: Vec<(SessionId, Outgoing)>,
     /// Supervisors' answers of this turn, sent once it is stored.
     answers: Vec<supervisor::Answer>,
+    /// What the dashboard shows of the recent past.
+    desk: desk::Desk,
 }
 
 impl Hub {
@@ -452,6 +467,7 @@ impl Hub {
             writes: Vec::new(),
             outbox: Vec::new(),
             answers: Vec::new(),
+            desk: desk::Desk::new(time::OffsetDateTime::now_utc()),
         })
     }
 
@@ -461,6 +477,10 @@ impl Hub {
             self.config.routing.position_update_ms,
         ));
         positions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The dashboard's chart: sampled here whether anyone watches or not,
+        // so a page opened later gets the hour behind it.
+        let mut samples = tokio::time::interval(desk::SAMPLE_EVERY);
+        samples.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 received = rx.recv_many(&mut commands, BATCH) => {
@@ -476,6 +496,7 @@ impl Hub {
                     self.on_timer(expired.into_inner(), Instant::now());
                 }
                 _ = positions.tick() => self.refresh_positions(Instant::now()),
+                _ = samples.tick() => self.sample_queue(Instant::now()),
                 () = shutdown.cancelled() => break,
             }
             self.flush(&shutdown).await;
@@ -532,6 +553,9 @@ impl Hub {
                 priority,
                 reply,
             } => self.supervisor_route(conversation, topic, priority, reply, now),
+            Command::Dashboard { history, reply } => {
+                let _ = reply.send(self.dashboard(now, history));
+            }
         }
     }
 
@@ -770,17 +794,15 @@ impl Hub {
         true
     }
 
+    /// The queue gauges, from the census the dashboard shows too.
     fn refresh_gauges(&mut self, now: Instant) {
-        for (ix, topic) in self.router.topics().iter().enumerate() {
+        let census = census::Census::take(&self.router, now);
+        for (topic, depth, oldest) in census.per_topic(self.router.topics()) {
             let label = TopicLabel {
                 topic: topic.to_string(),
             };
-            let depth = i64::try_from(self.router.queued_in_topic(ix)).unwrap_or(i64::MAX);
+            let depth = i64::try_from(depth).unwrap_or(i64::MAX);
             self.metrics.queue_depth.get_or_create(&label).set(depth);
-            let oldest = self
-                .router
-                .oldest_in_topic(ix)
-                .map_or(0, |t| now.saturating_duration_since(t).as_secs());
             self.metrics
                 .queue_oldest_wait
                 .get_or_create(&label)

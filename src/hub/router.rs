@@ -59,6 +59,36 @@ pub struct Assignment {
     pub agent: AgentId,
 }
 
+/// One waiting line: the conversations of one (topic, language, priority),
+/// in serving order.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    router: &'a Router,
+    /// Its topic.
+    pub topic: &'a Topic,
+    /// Its language.
+    pub language: &'a Language,
+    /// Its priority.
+    pub priority: Priority,
+    line: &'a BTreeMap<u64, ConversationId>,
+}
+
+impl<'a> Line<'a> {
+    /// Conversations waiting in it.
+    pub fn depth(&self) -> usize {
+        self.line.len()
+    }
+
+    /// Its conversations in serving order (so longest waiting first: arrival
+    /// numbers follow first entry times), each with its first entry time.
+    pub fn waiting(&self) -> impl Iterator<Item = (ConversationId, Instant)> + 'a {
+        let entries = &self.router.entries;
+        self.line
+            .values()
+            .filter_map(move |c| entries.get(c).map(|e| (*c, e.enqueued_at)))
+    }
+}
+
 /// Where an open conversation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement<'a> {
@@ -644,6 +674,29 @@ impl Router {
             .iter()
             .map(|lines| lines.iter().map(BTreeMap::len).sum::<usize>())
             .sum()
+    }
+
+    /// Every (topic, language, priority) line with someone waiting, topics in
+    /// configured order, then languages as first seen, urgent before vip
+    /// before standard.
+    pub fn lines(&self) -> impl Iterator<Item = Line<'_>> {
+        self.queues
+            .iter()
+            .enumerate()
+            .flat_map(move |(t, by_lang)| {
+                by_lang.iter().enumerate().flat_map(move |(l, lines)| {
+                    Priority::ALL
+                        .into_iter()
+                        .filter(move |&p| !lines[prio_ix(p)].is_empty())
+                        .map(move |priority| Line {
+                            router: self,
+                            topic: &self.topics[t],
+                            language: &self.langs[l],
+                            priority,
+                            line: &lines[prio_ix(priority)],
+                        })
+                })
+            })
     }
 
     fn insert_line(&mut self, conversation: ConversationId) {

@@ -129,6 +129,7 @@ impl Hub {
                 reason: reason.as_str(),
             })
             .inc();
+        self.desk.ticket_filed(OffsetDateTime::now_utc());
         tracing::info!(%conversation, reason = reason.as_str(), "handed to a ticket");
         self.end(
             conversation,
