@@ -86,7 +86,7 @@ function showSignIn(/** @type {string} */ problem = '') {
 /** @param {string} token */
 function start(token) {
   desk = new Desk({ urls: [wsUrl], token, session });
-  desk.addEventListener('change', () => render());
+  desk.addEventListener('change', () => scheduleRender());
   desk.addEventListener('assigned', (e) => {
     const { id, priority } = /** @type {CustomEvent} */ (e).detail;
     const chat = desk?.state.chats.get(id);
@@ -173,9 +173,34 @@ function setView(next) {
 
 // ---------------------------------------------------------------- rendering
 
+let renderPending = false;
+
+/**
+ * One render per frame, however many frames the server sent: a burst of
+ * messages must not keep the page from reading its socket (the server closes
+ * a consumer that falls behind).
+ */
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  const run = () => {
+    renderPending = false;
+    render();
+  };
+  // Hidden tabs get no animation frames; they still keep their title and list current.
+  if (document.visibilityState === 'visible') requestAnimationFrame(run);
+  else setTimeout(run, 250);
+}
+
 let renderedActive = '';
 /** @type {Map<string, HTMLElement>} */
 let rows = new Map();
+/**
+ * Each held chat's transcript, kept built while the agent looks at another:
+ * switching chats swaps one element instead of rebuilding 500 rows.
+ * @type {Map<string, {log: HTMLElement, rows: Map<string, HTMLElement>}>}
+ */
+const transcripts = new Map();
 
 function render() {
   if (!desk) return;
@@ -203,6 +228,7 @@ function render() {
   parts.chats.hidden = view !== 'chats';
   parts.tickets.hidden = view !== 'tickets';
   renderList();
+  for (const id of transcripts.keys()) if (!state.chats.has(id)) transcripts.delete(id);
   renderActive();
 }
 
@@ -267,8 +293,14 @@ let active = null;
 function buildActive(chat) {
   performance.mark('switchboard:switch-start');
   renderedActive = chat.id;
-  rows = new Map();
-  const log = el('div', { class: 'log', attrs: { role: 'log', 'aria-label': `Conversation with ${chat.customer.name ?? chat.customer.key}`, tabindex: '0' } });
+  let kept = transcripts.get(chat.id);
+  if (!kept) {
+    const fresh = el('div', { class: 'log', attrs: { role: 'log', 'aria-label': `Conversation with ${chat.customer.name ?? chat.customer.key}`, tabindex: '0' } });
+    kept = { log: fresh, rows: new Map() };
+    transcripts.set(chat.id, kept);
+  }
+  rows = kept.rows;
+  const log = kept.log;
   const typing = el('p', { class: 'typing', attrs: { 'aria-live': 'polite' } });
   const composer = /** @type {HTMLTextAreaElement} */ (
     el('textarea', {

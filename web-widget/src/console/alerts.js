@@ -73,7 +73,8 @@ export class Alerts {
     }
     this.log.push({ at: Date.now(), why, sound, notification });
     if (this.log.length > 50) this.log.shift();
-    performance.mark('switchboard:alert', { detail: why });
+    // With the page's time origin, an epoch time: tests measure from the server's frame to here.
+    performance.mark('switchboard:alert', { detail: { why, epochMs: performance.timeOrigin + performance.now() } });
     if (urgent && chat && !this.urgent.has(chat)) {
       this.urgent.set(
         chat,
