@@ -4,6 +4,7 @@
 // assignment.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,7 +16,15 @@ const roster = agentsToml([
   { id: 'ana', name: 'Ana', token: 'test-token-ana', skills: ['deposit_withdrawal', 'general'], languages: ['en'], capacity: 30 },
 ]);
 // Customers who type faster than people (500 messages each).
-const config = `${roster}\n[limits]\ncustomer_frames_per_sec = 2000\ncustomer_frame_burst = 2000\n`;
+const SECRET = 'console-perf-identity-secret';
+const config = `identity_secret = "${SECRET}"\n${roster}\n[limits]\ncustomer_frames_per_sec = 2000\ncustomer_frame_burst = 2000\n`;
+
+/** A signed-in customer's identity token (protocol §3). @param {object} claims */
+function identityToken(claims) {
+  const b64 = (/** @type {object} */ o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })}`;
+  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+}
 
 /** @param {number[]} xs @param {number} q */
 function quantile(xs, q) {
@@ -62,10 +71,13 @@ describe('console under load', () => {
     await page.locator('form.signin button[type=submit]').click();
     await page.locator('.who', { hasText: 'Ana' }).waitFor();
 
+    // A busy moment: an urgent chat, a vip's, and an anonymous one.
+    const first = ['My withdrawal is blocked withdrawal since this morning', 'Where is my USDT deposit?', 'How do I reset 2FA?'];
     for (const n of [1, 2, 3]) {
-      const c = await customerSocket(server.wsUrl, `v-load-${n}`);
+      const extra = n === 2 ? { identity: identityToken({ sub: 'u-2', tier: 'vip', name: 'Mai Tran' }) } : {};
+      const c = await customerSocket(server.wsUrl, `v-load-${n}`, extra);
       suite.defer(() => c.close());
-      c.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: `chat ${n} message 1` });
+      c.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: first[n - 1] });
       await c.next('assigned');
       for (let m = 2; m <= 500; m += 1) c.send({ type: 'message', client_msg_id: `m-${m}`, text: `chat ${n} message ${m}: the customer explains a little more.` });
       await c.next((f) => f.type === 'message' && f.client_msg_id === 'm-500', 30_000);
@@ -112,7 +124,9 @@ describe('console under load', () => {
         }),
       );
     }
-    assert.equal(await page.locator('table.tickets tbody tr').count(), 550);
+    const ids = await page.locator('table.tickets tbody tr td:first-child').allTextContents();
+    assert.equal(ids.length, Math.min(550, total));
+    assert.equal(new Set(ids).size, ids.length, 'no ticket twice');
     Object.assign(figures, {
       switch_ms_p50: Math.round(quantile(switches, 0.5) * 10) / 10,
       switch_ms_p95: Math.round(quantile(switches, 0.95) * 10) / 10,

@@ -288,6 +288,7 @@ function renderActive() {
 
 /** @type {{log: HTMLElement, typing: HTMLElement, composer: HTMLTextAreaElement, picker: HTMLElement, actions: HTMLElement, ended: HTMLElement} | null} */
 let active = null;
+let scrollToEnd = false;
 
 /** @param {HeldChat} chat */
 function buildActive(chat) {
@@ -332,6 +333,8 @@ function buildActive(chat) {
   const head = el('div', { class: 'chat-head' }, [el('h2', { text: chat.customer.name ?? chat.customer.key }), actions]);
   parts.chat.replaceChildren(head, log, typing, ended, form);
   active = { log, typing, composer, picker, actions, ended };
+  // A chat opens at its latest message.
+  scrollToEnd = true;
   buildContext(chat);
   requestAnimationFrame(() => performance.measure('switchboard:switch', 'switchboard:switch-start'));
 }
@@ -377,7 +380,8 @@ function updateActive(chat) {
       rows.delete(key);
     }
   }
-  if (nearBottom) active.log.scrollTop = active.log.scrollHeight;
+  if (nearBottom || scrollToEnd) active.log.scrollTop = active.log.scrollHeight;
+  scrollToEnd = false;
   const typing = chat.customerTyping ? `${chat.customer.name ?? 'The customer'} is typing…` : '';
   if (active.typing.textContent !== typing) active.typing.textContent = typing;
   const endedText = chat.ended

@@ -80,6 +80,7 @@ export class Tickets {
   /** @param {boolean} fresh */
   async page(fresh) {
     if (fresh) this.cursor = null;
+    else if (!this.cursor) return; // the last page is shown
     const query = new URLSearchParams({ limit: '50' });
     if (this.status.value) query.set('status', this.status.value);
     if (this.topic.value) query.set('topic', this.topic.value);
