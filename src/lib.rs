@@ -20,7 +20,7 @@
 //! | [`store`] | durable record behind a trait: `memory` (one node) and `redis`; conversations, tickets and the webhook outbox |
 //! | [`tickets`] | tickets from chats that end without an agent's answer (the ticket model: reasons, statuses, how a later chat joins the customer's open ticket on its topic), the webhook outbox's deliveries, and the helpdesk webhook worker |
 //! | [`cluster`] | several nodes on one Redis: the matcher lease and its fence |
-//! | [`http`] | plain HTTP: the REST API (tickets and webhook dead letters, presence), the widget's public settings, its OpenAPI document, `/healthz` and `/metrics` |
+//! | [`http`] | plain HTTP: the REST API (tickets and webhook dead letters, presence, the supervisor dashboard and its event stream), the widget's public settings, its OpenAPI document, `/healthz` and `/metrics` |
 //! | [`web`] | the browser side embedded in the binary: the widget (`/widget.js`, `/widget/{version}/…`) and its demo page (`/demo`), gzip and ETags |
 //! | [`metrics`] | Prometheus registry of the node |
 //! | [`presence`] | which agents are on duty on which node, by heartbeat with a TTL |
