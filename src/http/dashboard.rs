@@ -27,7 +27,8 @@ use crate::{
     state::AppState,
 };
 
-/// How long the hub has to answer.
+/// How long the hub has to take the command, and then to answer: a hub
+/// too busy for the dashboard says so rather than hold the request.
 const HUB_PATIENCE: Duration = Duration::from_secs(1);
 /// Comment lines on a quiet stream, so proxies do not take it for dead.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -54,9 +55,13 @@ pub(crate) async fn from_hub(
 ) -> Result<DashboardSnapshot, ApiError> {
     let (reply, answer) = oneshot::channel();
     let silent = || unavailable("the hub did not answer");
-    hub.send(Command::Dashboard { history, reply })
-        .await
-        .map_err(|_| silent())?;
+    tokio::time::timeout(
+        HUB_PATIENCE,
+        hub.send(Command::Dashboard { history, reply }),
+    )
+    .await
+    .map_err(|_| silent())?
+    .map_err(|_| silent())?;
     tokio::time::timeout(HUB_PATIENCE, answer)
         .await
         .map_err(|_| silent())?
@@ -106,7 +111,7 @@ async fn current(state: &AppState, history: bool) -> Result<DashboardSnapshot, A
     responses(
         (status = 200, description = "The snapshot, with `history`", body = DashboardSnapshot),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token, or not a supervisor", body = ApiErrorBody),
-        (status = 503, description = "`unavailable`: a standby node; the hub did not answer in a second; on a follower, no dashboard published by the matcher in the last 5 s", body = ApiErrorBody),
+        (status = 503, description = "`unavailable`: a standby node; the hub did not take the request, or answer it, within a second; on a follower, no dashboard published by the matcher in the last 5 s", body = ApiErrorBody),
     )
 )]
 pub(super) async fn dashboard(
@@ -152,7 +157,11 @@ impl Feed {
                 _ = self.ticks.tick() => {}
                 () = self.state.shutdown.cancelled() => return None,
             }
-            match current(&self.state, false).await {
+            let taken = tokio::select! {
+                taken = current(&self.state, false) => taken,
+                () = self.state.shutdown.cancelled() => return None,
+            };
+            match taken {
                 Ok(snapshot) if snapshot.at <= self.last_at => {}
                 Ok(snapshot) => {
                     self.last_at = snapshot.at;
