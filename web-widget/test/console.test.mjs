@@ -92,7 +92,10 @@ describe('agent console', () => {
     await console_.locator('.chat-item', { hasText: 'v:' }).waitFor();
     await until(async () => (await console_.title()).startsWith('(1) '), { message: 'the title counts the new chat' });
     await until(() => console_.evaluate(() => /** @type {any} */ (window).__notifications.length > 0), { message: 'a desktop notification' });
-    assert.ok((await console_.evaluate(() => /** @type {any} */ (window).__tones)) > 0, 'a sound was played');
+    const tones = await console_.evaluate(() => /** @type {any} */ (window).__tones);
+    assert.ok(tones > 0, 'a sound was played');
+    await console_.getByRole('button', { name: 'Test alert' }).click();
+    assert.ok((await console_.evaluate(() => /** @type {any} */ (window).__tones)) > tones, 'the test alert sounds');
     assert.match(await console_.locator('.context').textContent() ?? '', /TxID\s*0xfeed/);
 
     // A canned reply: "/" and a few letters, chosen with the keyboard.
@@ -153,6 +156,8 @@ describe('agent console', () => {
     await page.locator('dialog .notes', { hasText: 'Traced: funds are at the exchange' }).waitFor();
     await page.locator('dialog').getByRole('button', { name: 'Take it' }).click();
     await page.locator('dialog .facts', { hasText: 'ana' }).waitFor();
+    await page.locator('dialog').getByRole('button', { name: 'Close ticket' }).click();
+    await page.locator('dialog .facts dd', { hasText: /^closed$/ }).waitFor();
   });
 
   it('agent reloads the console and the server restarts on Redis: chats, transcripts and drafts come back once', async () => {
