@@ -89,7 +89,8 @@ class Widget {
     /** @type {Promise<void> | null} */
     this.ready = null;
 
-    this.chat.addEventListener('change', () => this.render());
+    this.renderPending = false;
+    this.chat.addEventListener('change', () => this.scheduleRender());
     for (const name of ['unread', 'assigned', 'ended']) {
       this.chat.addEventListener(name, (event) =>
         options.emit(name, /** @type {CustomEvent} */ (event).detail),
@@ -224,6 +225,22 @@ class Widget {
   }
 
   // ---- rendering ----
+
+  /**
+   * One render per frame, however many frames arrived: the replay of a long
+   * chat after a reload is hundreds of frames in one burst.
+   */
+  scheduleRender() {
+    if (this.renderPending) return;
+    this.renderPending = true;
+    const run = () => {
+      this.renderPending = false;
+      this.render();
+    };
+    // Hidden tabs get no animation frames; the panel is still kept current.
+    if (document.visibilityState === 'visible') requestAnimationFrame(run);
+    else setTimeout(run, 250);
+  }
 
   render() {
     if (!this.panel || !this.strings || !this.body) return;
