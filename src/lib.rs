@@ -24,8 +24,9 @@
 //! | [`web`] | the browser side embedded in the binary: the widget (`/widget.js`, `/widget/{version}/…`) and its demo page (`/demo`), gzip and ETags |
 //! | [`metrics`] | Prometheus registry of the node |
 //! | [`presence`] | which agents are on duty on which node, by heartbeat with a TTL |
+//! | [`on_duty`] | this node's presence snapshot fresh from its hub, and who is on duty per topic (snapshots through the roster), cached for a second, for the widget's settings |
 //! | [`state`] | what every handler shares: config, hub slot, store, presence, metrics, shutdown |
-//! | [`server`] | routes, shared state, `run(listener, config, shutdown)` |
+//! | [`server`] | routes, building the node's [`state::AppState`] (store, presence board, hub or cluster role), the presence heartbeat, `run(listener, config, shutdown)` |
 
 pub mod canned;
 pub mod cluster;
@@ -36,6 +37,7 @@ pub mod http;
 pub mod hub;
 pub mod identity;
 pub mod metrics;
+pub mod on_duty;
 pub mod presence;
 pub mod protocol;
 pub mod server;

@@ -1,5 +1,6 @@
-//! The node: HTTP routes, shared state, and `run`, which serves until the
-//! shutdown future resolves and then closes every session with 1012.
+//! The node: HTTP routes, building the [`AppState`] its handlers share (the
+//! type lives in `state`), and `run`, which serves until the shutdown future
+//! resolves and then closes every session with 1012.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -23,6 +24,7 @@ use crate::{
     hub::{ActiveHub, Hub, HubSlot, StartError},
     identity::IdentityVerifier,
     metrics::Metrics,
+    on_duty::DutyCache,
     presence::{MemoryBoard, PresenceBoard, RedisBoard},
     session::{self, Side},
     state::AppState,
@@ -159,7 +161,7 @@ async fn serve_node(
         tasks: tasks.clone(),
         node_id,
         presence,
-        duty: http::DutyCache::default(),
+        duty: DutyCache::default(),
     });
     match (cluster, redis_target) {
         (Some(redis), Some(target)) => {

@@ -6,8 +6,8 @@ use std::{collections::HashMap, sync::Arc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    config::Config, domain::AgentId, http::DutyCache, hub::HubSlot, identity::IdentityVerifier,
-    metrics::Metrics, presence::PresenceBoard, store::Store,
+    config::Config, domain::AgentId, hub::HubSlot, identity::IdentityVerifier, metrics::Metrics,
+    on_duty::DutyCache, presence::PresenceBoard, store::Store,
 };
 
 /// What every handler shares.

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::error::ErrorCode;
+use crate::{error::ErrorCode, on_duty::OnDutyError};
 
 /// An error answered by a REST endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +41,13 @@ impl ApiError {
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+}
+
+/// Who is on duty could not be told: `unavailable`, with the reason's message.
+impl From<OnDutyError> for ApiError {
+    fn from(error: OnDutyError) -> Self {
+        Self::new(ErrorCode::Unavailable, error.to_string())
     }
 }
 

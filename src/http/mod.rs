@@ -4,7 +4,6 @@
 mod api_error;
 mod canned;
 mod dashboard;
-mod on_duty;
 mod openapi;
 mod presence;
 mod supervisor;
@@ -13,7 +12,6 @@ mod widget_settings;
 
 pub use api_error::ApiError;
 pub(crate) use dashboard::from_hub as dashboard_from_hub;
-pub use on_duty::DutyCache;
 pub(crate) use presence::local_snapshot;
 
 use std::{sync::Arc, time::Duration};

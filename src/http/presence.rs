@@ -1,14 +1,13 @@
 //! `GET /api/presence`: the agents on duty, per node. Any agent token may read it.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use axum::{Json, extract::State, http::HeaderMap};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use super::api_error::ApiError;
 use crate::{
-    config::AgentConfig, error::ErrorCode, hub::Command, presence::NodePresence, state::AppState,
+    config::AgentConfig, error::ErrorCode, on_duty, presence::NodePresence, state::AppState,
 };
 
 /// The agent a bearer token belongs to, or `unauthorized`.
@@ -53,34 +52,10 @@ pub(super) fn agent_config_of<'a>(
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown agent token"))
 }
 
-/// This node's snapshot, fresh from its hub.
+/// This node's snapshot, fresh from its hub ([`on_duty::local_snapshot`]),
+/// its errors as `unavailable`.
 pub(crate) async fn local_snapshot(state: &AppState) -> Result<NodePresence, ApiError> {
-    let (reply, answer) = oneshot::channel();
-    let unavailable = || ApiError::new(ErrorCode::Unavailable, "the hub did not answer");
-    let hub = state
-        .hubs
-        .get()
-        .filter(|h| h.handle.is_local())
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "this node runs no hub of its own: ask the matcher node",
-            )
-        })?;
-    hub.handle
-        .send(Command::Presence { reply })
-        .await
-        .map_err(|_| unavailable())?;
-    let (agents, queued) = tokio::time::timeout(Duration::from_secs(1), answer)
-        .await
-        .map_err(|_| unavailable())?
-        .map_err(|_| unavailable())?;
-    Ok(NodePresence {
-        node: state.node_id.clone(),
-        agents,
-        queued,
-        at: time::OffsetDateTime::now_utc(),
-    })
+    Ok(on_duty::local_snapshot(&state.hubs, &state.node_id).await?)
 }
 
 pub(super) async fn presence(

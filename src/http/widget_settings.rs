@@ -21,8 +21,8 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::openapi::ApiErrorBody;
-use crate::{config::Config, state::AppState};
+use super::{api_error::ApiError, openapi::ApiErrorBody};
+use crate::{config::Config, on_duty::OnDuty, state::AppState};
 
 /// The widget's settings.
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,7 +77,7 @@ fn public(mut response: Response) -> Response {
     response
 }
 
-fn settings(config: &Config, on_duty: &super::on_duty::OnDuty) -> WidgetSettingsBody {
+fn settings(config: &Config, on_duty: &OnDuty) -> WidgetSettingsBody {
     let mut languages: Vec<String> = config
         .agents
         .iter()
@@ -130,9 +130,18 @@ fn settings(config: &Config, on_duty: &super::on_duty::OnDuty) -> WidgetSettings
     )
 )]
 pub(super) async fn widget_settings(State(state): State<Arc<AppState>>) -> Response {
-    let answer = match state.duty.get(&state).await {
+    let on_duty = state
+        .duty
+        .get(
+            &state.hubs,
+            state.presence.as_ref(),
+            &state.config,
+            &state.node_id,
+        )
+        .await;
+    let answer = match on_duty {
         Ok(on_duty) => Json(settings(&state.config, &on_duty)).into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     };
     public(answer)
 }
