@@ -4,12 +4,9 @@
 // assignment.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { agentsToml, customerSocket, screenshot, until, widgetRoot } from './harness.mjs';
+import { agentsToml, customerSocket, identityToken, screenshot, until, writeFigures } from './harness.mjs';
 import { widgetSuite } from './widget-page.mjs';
 
 const roster = agentsToml([
@@ -19,12 +16,6 @@ const roster = agentsToml([
 const SECRET = 'console-perf-identity-secret';
 const config = `identity_secret = "${SECRET}"\n${roster}\n[limits]\ncustomer_frames_per_sec = 2000\ncustomer_frame_burst = 2000\n`;
 
-/** A signed-in customer's identity token (protocol §3). @param {object} claims */
-function identityToken(claims) {
-  const b64 = (/** @type {object} */ o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })}`;
-  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
-}
 
 /** @param {number[]} xs @param {number} q */
 function quantile(xs, q) {
@@ -36,11 +27,7 @@ const figures = /** @type {Record<string, unknown>} */ ({});
 
 describe('console under load', () => {
   const suite = widgetSuite(config);
-  after(() => {
-    mkdirSync(path.join(widgetRoot, 'test-output'), { recursive: true });
-    writeFileSync(path.join(widgetRoot, 'test-output', 'console-perf.json'), `${JSON.stringify(figures, null, 2)}\n`);
-    console.log(`# console figures: ${JSON.stringify(figures)}`);
-  });
+  after(() => writeFigures('console-perf', figures));
 
   it('switches between 3 chats of 500 messages, and lists 10,000 tickets by page', { timeout: 240_000 }, async () => {
     const server = await suite.server();
@@ -74,7 +61,7 @@ describe('console under load', () => {
     // A busy moment: an urgent chat, a vip's, and an anonymous one.
     const first = ['My withdrawal is blocked withdrawal since this morning', 'Where is my USDT deposit?', 'How do I reset 2FA?'];
     for (const n of [1, 2, 3]) {
-      const extra = n === 2 ? { identity: identityToken({ sub: 'u-2', tier: 'vip', name: 'Mai Tran' }) } : {};
+      const extra = n === 2 ? { identity: identityToken(SECRET, { sub: 'u-2', tier: 'vip', name: 'Mai Tran' }) } : {};
       const c = await customerSocket(server.wsUrl, `v-load-${n}`, extra);
       suite.defer(() => c.close());
       c.send({ type: 'start', topic: 'deposit_withdrawal', language: 'en', text: first[n - 1] });

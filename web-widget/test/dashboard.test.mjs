@@ -3,10 +3,9 @@
 // who has waited too long, a plain agent is refused, and the lead acts.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 
-import { agentsToml, axeSerious, customerSocket, httpJson, screenshot, until } from './harness.mjs';
+import { agentsToml, axeSerious, customerSocket, httpJson, identityToken, screenshot, until } from './harness.mjs';
 import { widgetSuite } from './widget-page.mjs';
 
 const SECRET = 'dashboard-test-identity-secret';
@@ -16,12 +15,6 @@ const roster = agentsToml([
 ]);
 const config = `identity_secret = "${SECRET}"\n${roster}\n[dashboard]\nsla_urgent_secs = 1\nsla_wait_secs = 3600\n`;
 
-/** @param {object} claims */
-function identityToken(claims) {
-  const b64 = (/** @type {object} */ o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })}`;
-  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
-}
 
 /** `switchboard_<name>{topic="…"} value` lines of /metrics, by topic. @param {string} text @param {string} name */
 function byTopic(text, name) {
@@ -50,7 +43,7 @@ describe('supervisor live view', () => {
     const urgentName = '<b>Satoshi</b> \u202Eurgent';
     for (let n = 0; n < 50; n += 1) {
       const urgent = n === 7;
-      const c = await customerSocket(server.wsUrl, `v-burst-${n}`, urgent ? { identity: identityToken({ sub: 'u-7', name: urgentName }) } : {});
+      const c = await customerSocket(server.wsUrl, `v-burst-${n}`, urgent ? { identity: identityToken(SECRET, { sub: 'u-7', name: urgentName }) } : {});
       suite.defer(() => c.close());
       c.send({
         type: 'start',

@@ -6,6 +6,7 @@
 // it exits, so a failed test leaves no server behind.
 
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -696,4 +697,30 @@ export async function until(fn, { timeout = 10_000, interval = 50, message } = {
     }
     await sleep(interval);
   }
+}
+
+// ---------------------------------------------------------------------------
+// What tests share beyond processes
+
+/**
+ * An HS256 identity token, as the exchange signs it (protocol §3), valid for an hour.
+ * @param {string} secret the server's `identity_secret`
+ * @param {object} claims `sub`, and `tier`, `name`… as the test needs
+ */
+export function identityToken(secret, claims) {
+  const b64 = (/** @type {object} */ o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+/**
+ * Measured figures for the README: written to `web-widget/test-output/<name>.json`
+ * and printed as one `# <name>: {…}` line of the test output.
+ * @param {string} name
+ * @param {Record<string, unknown>} figures
+ */
+export function writeFigures(name, figures) {
+  mkdirSync(path.join(widgetRoot, 'test-output'), { recursive: true });
+  writeFileSync(path.join(widgetRoot, 'test-output', `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+  console.log(`# ${name}: ${JSON.stringify(figures)}`);
 }

@@ -5,11 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import { describe, it } from 'node:test';
 
-import { agentsToml, customerSocket, freePort, httpJson, screenshot, startRedis, until } from './harness.mjs';
+import { agentsToml, customerSocket, freePort, httpJson, identityToken, screenshot, startRedis, until } from './harness.mjs';
 import { bubbles, launcher, startChat, widgetSuite } from './widget-page.mjs';
 
 const SECRET = 'widget-test-identity-secret';
@@ -19,12 +18,6 @@ const roster = agentsToml([
 ]);
 const config = `identity_secret = "${SECRET}"\n${roster}\n[routing]\nposition_update_ms = 200\n`;
 
-/** An HS256 identity token, as the exchange signs it (protocol §3). */
-function identityToken(/** @type {object} */ claims) {
-  const b64 = (/** @type {object} */ o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })}`;
-  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
-}
 
 
 describe('widget flows', () => {
@@ -36,7 +29,7 @@ describe('widget flows', () => {
     const page = await suite.page();
     await page.goto(`${server.httpUrl}/demo`);
     await launcher(page).waitFor();
-    const token = identityToken({ sub: '31415926', tier: 'vip', name: 'Satoshi N.' });
+    const token = identityToken(SECRET, { sub: '31415926', tier: 'vip', name: 'Satoshi N.' });
     await page.evaluate((t) => /** @type {any} */ (window).Switchboard.identify(t), token);
     await launcher(page).click();
     await startChat(page, 'I am a vip');

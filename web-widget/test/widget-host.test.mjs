@@ -4,12 +4,10 @@
 // budgets, and the performance figures the README reports.
 
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { agent, agentsToml, axeSerious, customerSocket, screenshot, startRedis, until, widgetRoot } from './harness.mjs';
+import { agent, agentsToml, axeSerious, customerSocket, screenshot, startRedis, until, writeFigures } from './harness.mjs';
 import { bubbles, launcher, sendFromComposer, startChat, widgetSuite } from './widget-page.mjs';
 
 const roster = agentsToml([
@@ -39,11 +37,7 @@ const figures = /** @type {Record<string, unknown>} */ ({});
 
 describe('widget on host pages', () => {
   const suite = widgetSuite(config);
-  after(() => {
-    mkdirSync(path.join(widgetRoot, 'test-output'), { recursive: true });
-    writeFileSync(path.join(widgetRoot, 'test-output', 'perf.json'), `${JSON.stringify(figures, null, 2)}\n`);
-    console.log(`# widget figures: ${JSON.stringify(figures)}`);
-  });
+  after(() => writeFigures('perf', figures));
 
   it('customer keeps chatting through a server restart on Redis: each message typed meanwhile delivered once', async () => {
     const redis = await startRedis();

@@ -8,14 +8,13 @@
 
 import { Alerts } from './alerts.js';
 import { Desk } from './agent-state.js';
-import { button, confirmAction, duration, el, field, modal, select, topicLabel } from './dom.js';
+import { TOKEN_KEY, button, confirmAction, duration, el, field, modal, select, signInForm, tabStorage, topicLabel } from './dom.js';
 import { Tickets, ticketDetail } from './tickets.js';
 import { appendText } from '../panel.js';
 
 /** @typedef {import('./agent-state.js').HeldChat} HeldChat */
 /** @typedef {{shortcut: string, title: string, text: Record<string, string>, topics: string[] | null}} Canned */
 
-const TOKEN_KEY = 'switchboard:console:token';
 const TITLE = 'switchboard · agent console';
 const TYPING_REPEAT_MS = 3_000;
 const TYPING_IDLE_MS = 4_000;
@@ -34,13 +33,7 @@ export const SHORTCUTS = [
   ['?', 'this list'],
 ];
 
-const session = (() => {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return null;
-  }
-})();
+const session = tabStorage();
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
 const alerts = new Alerts(TITLE);
 /** @type {Desk | null} */
@@ -61,26 +54,16 @@ function showSignIn(/** @type {string} */ problem = '') {
   desk = null;
   alerts.stop();
   document.title = TITLE;
-  const token = /** @type {HTMLInputElement} */ (
-    el('input', { attrs: { id: 'token', type: 'password', autocomplete: 'current-password', required: '' } })
+  const { form, input } = signInForm(
+    { title: 'Agent console', intro: 'Sign in with your agent token. It is kept for this tab only.', label: 'Agent token', problem },
+    (token) => {
+      // The click that signs in is the gesture that lets sound play later.
+      alerts.unlock();
+      start(token);
+    },
   );
-  const form = el('form', { class: 'signin', attrs: { 'aria-labelledby': 'signin-title' } }, [
-    el('h1', { text: 'Agent console', attrs: { id: 'signin-title' } }),
-    el('p', { text: 'Sign in with your agent token. It is kept for this tab only.' }),
-    field('Agent token', token),
-    problem ? el('p', { class: 'problem', text: problem, attrs: { role: 'alert' } }) : null,
-    el('button', { class: 'primary', text: 'Sign in', attrs: { type: 'submit' } }),
-  ]);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (!token.value.trim()) return;
-    // The click that signs in is the gesture that lets sound play later.
-    alerts.unlock();
-    session?.setItem(TOKEN_KEY, token.value.trim());
-    start(token.value.trim());
-  });
   app.replaceChildren(form);
-  token.focus();
+  input.focus();
 }
 
 /** @param {string} token */
@@ -268,6 +251,8 @@ function renderList() {
 function activate(id) {
   desk?.activate(id);
   alerts.seen(id);
+  // Now, not at the next frame: the agent's next key goes to this chat.
+  render();
   focusComposer();
 }
 
@@ -655,6 +640,7 @@ document.addEventListener('keydown', (event) => {
     if (next) {
       desk?.activate(next.id);
       alerts.seen(next.id);
+      render();
       /** @type {HTMLElement | null} */ (parts.list.querySelector(`[data-id="${next.id}"]`))?.focus();
     }
   };

@@ -7,7 +7,7 @@
  * agent away or online, re-route or re-prioritise a waiting chat.
  */
 
-import { button, duration, el, field, modal, select, topicLabel } from './dom.js';
+import { TOKEN_KEY, button, duration, el, field, modal, select, signInForm, tabStorage, topicLabel } from './dom.js';
 
 /**
  * @typedef {object} Snapshot
@@ -24,16 +24,9 @@ import { button, duration, el, field, modal, select, topicLabel } from './dom.js
  * @property {{at: string, queued_total: number, longest_wait_secs: number}[]} [history]
  */
 
-const TOKEN_KEY = 'switchboard:console:token';
 const TOPICS = ['account_access', 'verification', 'deposit_withdrawal', 'trading', 'earn', 'api', 'general'];
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
-const session = (() => {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return null;
-  }
-})();
+const session = tabStorage();
 
 /** @type {Snapshot['history']} */
 let history = [];
@@ -43,20 +36,10 @@ let token = '';
 
 function signIn(/** @type {string} */ problem = '') {
   stream?.abort();
-  const input = /** @type {HTMLInputElement} */ (el('input', { attrs: { id: 'token', type: 'password', autocomplete: 'current-password' } }));
-  const form = el('form', { class: 'signin', attrs: { 'aria-labelledby': 'signin-title' } }, [
-    el('h1', { text: 'Live view', attrs: { id: 'signin-title' } }),
-    el('p', { text: 'For team leads: sign in with a supervisor token. It is kept for this tab only.' }),
-    field('Supervisor token', input),
-    problem ? el('p', { class: 'problem', text: problem, attrs: { role: 'alert' } }) : null,
-    el('button', { class: 'primary', text: 'Sign in', attrs: { type: 'submit' } }),
-  ]);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (!input.value.trim()) return;
-    session?.setItem(TOKEN_KEY, input.value.trim());
-    start(input.value.trim());
-  });
+  const { form, input } = signInForm(
+    { title: 'Live view', intro: 'For team leads: sign in with a supervisor token. It is kept for this tab only.', label: 'Supervisor token', problem },
+    (value) => start(value),
+  );
   app.replaceChildren(form);
   input.focus();
 }

@@ -114,3 +114,43 @@ export function topicLabel(topic) {
   const words = topic.replace(/_/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
+
+/** Where a console page keeps its token: this tab only. */
+export const TOKEN_KEY = 'switchboard:console:token';
+
+/** sessionStorage, or null where the browser refuses it. */
+export function tabStorage() {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The sign-in form of a console page; `onToken` gets the token (also kept in
+ * this tab's storage), from the submit's event handler, so a gesture-gated
+ * API (audio) may be unlocked there.
+ * @param {{title: string, intro: string, label: string, problem?: string}} text
+ * @param {(token: string) => void} onToken
+ */
+export function signInForm({ title, intro, label, problem = '' }, onToken) {
+  const token = /** @type {HTMLInputElement} */ (
+    el('input', { attrs: { id: 'token', type: 'password', autocomplete: 'current-password', required: '' } })
+  );
+  const form = el('form', { class: 'signin', attrs: { 'aria-labelledby': 'signin-title' } }, [
+    el('h1', { text: title, attrs: { id: 'signin-title' } }),
+    el('p', { text: intro }),
+    field(label, token),
+    problem ? el('p', { class: 'problem', text: problem, attrs: { role: 'alert' } }) : null,
+    el('button', { class: 'primary', text: 'Sign in', attrs: { type: 'submit' } }),
+  ]);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const value = token.value.trim();
+    if (!value) return;
+    tabStorage()?.setItem(TOKEN_KEY, value);
+    onToken(value);
+  });
+  return { form, input: token };
+}
