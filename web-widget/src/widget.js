@@ -90,7 +90,11 @@
   badge.hidden = true;
   badge.setAttribute('aria-hidden', 'true');
   launcher.append(svg, badge);
-  launcher.addEventListener('click', () => (widget?.isOpen ? api.close() : api.open()));
+  launcher.addEventListener('click', () => {
+    if (widget?.isOpen) api.close();
+    // Offline at the first open: nothing to show yet; the next click tries again.
+    else api.open().catch(() => {});
+  });
   root.append(launcher);
 
   /** @param {string} name @param {any} [detail] */
@@ -113,7 +117,10 @@
   }
 
   function load() {
-    loading ??= import(`${assets}panel.js`).then((module) => {
+    loading ??= import(`${assets}panel.js`).catch((error) => {
+      loading = null; // offline at the first open: the next click tries again
+      throw error;
+    }).then((module) => {
       widget = module.createWidget({
         root,
         launcher,

@@ -119,6 +119,20 @@ describe('widget flows', () => {
     ]);
   });
 
+  it('a first open while offline does nothing, and the next one, online, opens the panel', async () => {
+    const server = await suite.server();
+    const page = await suite.page();
+    await page.goto(`${server.httpUrl}/demo`);
+    await launcher(page).waitFor();
+    await page.context().setOffline(true);
+    await launcher(page).click();
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('#sb-panel').count(), 0);
+    await page.context().setOffline(false);
+    await launcher(page).click();
+    await page.locator('#sb-topic').waitFor();
+  });
+
   it('fails over from a dead data-server URL to the next one', async () => {
     const server = await suite.server();
     const ana = await suite.agent(server);
