@@ -498,15 +498,8 @@ export class Chat extends EventTarget {
 
   /** @param {Frame} frame */
   onError(frame) {
-    const pending = this.state.pending.find((p) => p.clientMsgId === frame.ref);
-    if (pending && (frame.code === 'rate_limited' || frame.code === 'unavailable')) {
-      return; // sent again by the client; the view shows "waiting"
-    }
-    if (pending) {
-      pending.state = 'failed';
-      pending.error = frame.message;
-      return;
-    }
+    // A message it refused is marked by `delivery` (sent again, or failed).
+    if (this.state.pending.some((p) => p.clientMsgId === frame.ref)) return;
     if (frame.code === 'not_found' && /resume/.test(String(frame.message))) {
       // The server no longer knows the conversation this page remembered.
       if (this.state.conversation && this.state.conversation.messages.length === 0) {

@@ -96,7 +96,11 @@ class Widget {
         options.emit(name, /** @type {CustomEvent} */ (event).detail),
       );
     }
-    window.addEventListener('online', () => this.chat.client.wake());
+    window.addEventListener('online', () => {
+      this.chat.client.wake();
+      this.scheduleRender();
+    });
+    window.addEventListener('offline', () => this.scheduleRender());
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') this.chat.client.wake();
     });
@@ -290,8 +294,11 @@ class Widget {
     if (!this.banner) return;
     const phase = state.connection.phase;
     const waiting = phase === 'waiting' || (phase === 'connecting' && state.welcomed);
+    const offline = navigator.onLine === false;
     let text = '';
-    if (waiting) text = navigator.onLine === false ? this.t('offlineNet') : this.t('reconnecting');
+    // Offline, a socket may still look open for a while: say so all the same.
+    if (offline) text = this.t('offlineNet');
+    else if (waiting) text = this.t('reconnecting');
     // The exchange's identity token was refused (protocol §3): only a new one helps.
     if (phase === 'refused') text = this.t('identityRefused');
     if (this.banner.textContent !== text) this.banner.textContent = text;
@@ -677,7 +684,7 @@ class Widget {
     const failed = pending.state === 'failed';
     const label = failed
       ? this.t('failed')
-      : pending.state === 'retrying' || !this.chat.client.isOpen
+      : pending.state === 'retrying' || !this.chat.client.isOpen || navigator.onLine === false
         ? this.t('waiting')
         : this.t('sending');
     const kind = failed ? 'failed' : 'sending';

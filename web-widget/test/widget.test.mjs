@@ -150,8 +150,8 @@ describe('customer widget', () => {
     await page.locator('.msg.agent .bubble', { hasText: 'agent 3' }).waitFor();
 
     await page.reload();
-    // The conversation is open: the widget reconnects by itself and counts unread.
-    await page.waitForTimeout(500);
+    // The conversation is open: the widget reconnects by itself and counts
+    // unread, whether this arrives before its socket or after.
     ana.send({ type: 'message', conversation_id: assigned.conversation_id, client_msg_id: 'a-unread', text: 'while closed' });
     await page.locator('#switchboard-widget .badge', { hasText: '1' }).waitFor();
     assert.equal(await launcher(page).getAttribute('aria-label'), 'Chat with support (1 unread)');
@@ -184,10 +184,11 @@ describe('customer widget', () => {
     for (const text of ['typed offline 1', 'typed offline 2']) {
       await sendFromComposer(page, text);
     }
-    await page.locator('.msg.pending .state', { hasText: /Waiting|Sending/ }).first().waitFor();
+    await page.locator('.banner', { hasText: 'You are offline' }).waitFor();
+    await page.locator('.msg.pending .state', { hasText: 'Waiting to send' }).nth(1).waitFor();
     await screenshot(page, 'chat-offline-desktop');
-    await page.waitForTimeout(1500);
     await context.setOffline(false);
+    await page.locator('.banner', { hasText: 'You are offline' }).waitFor({ state: 'hidden' });
     for (const text of ['typed offline 1', 'typed offline 2']) {
       await ana.next((f) => f.type === 'message' && f.text === text, 20_000);
     }

@@ -292,7 +292,8 @@ export class Desk extends EventTarget {
       }
       case 'error':
         if (frame.code === 'rate_limited' || frame.code === 'unavailable' || frame.code === 'unauthorized') break;
-        if (!this.failPending(frame)) this.state.problem = { code: frame.code, message: String(frame.message ?? '') };
+        // A reply it refused is marked by `delivery`; anything else is shown.
+        if (!this.pendingReply(frame.ref)) this.state.problem = { code: frame.code, message: String(frame.message ?? '') };
         break;
       default:
         break;
@@ -337,27 +338,21 @@ export class Desk extends EventTarget {
     if (!this.state.active) this.state.active = chat.id;
   }
 
-  /** @param {Frame} error */
-  failPending(error) {
+  /** The reply still on its way under this key. @param {unknown} key */
+  pendingReply(key) {
     for (const chat of this.state.chats.values()) {
-      const p = chat.pending.find((x) => x.clientMsgId === error.ref);
-      if (p) {
-        p.state = 'failed';
-        p.error = String(error.message ?? error.code);
-        return true;
-      }
+      const p = chat.pending.find((x) => x.clientMsgId === key);
+      if (p) return p;
     }
-    return false;
+    return undefined;
   }
 
   /** @param {string} key @param {DeliveryState} state @param {Frame} [error] */
   delivery(key, state, error) {
-    for (const chat of this.state.chats.values()) {
-      const p = chat.pending.find((x) => x.clientMsgId === key);
-      if (p) {
-        p.state = state;
-        if (error && state === 'failed') p.error = String(error.message ?? error.code);
-      }
+    const p = this.pendingReply(key);
+    if (p) {
+      p.state = state;
+      if (error && state === 'failed') p.error = String(error.message ?? error.code);
     }
     if (state === 'failed' && error && !key.startsWith('a-')) {
       this.state.problem = { code: error.code, message: String(error.message ?? '') };

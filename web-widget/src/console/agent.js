@@ -8,7 +8,7 @@
 
 import { Alerts } from './alerts.js';
 import { Desk } from './agent-state.js';
-import { TOKEN_KEY, button, confirmAction, duration, el, field, modal, select, signInForm, tabStorage, topicLabel } from './dom.js';
+import { TOKEN_KEY, button, confirmAction, duration, el, field, modal, select, signInForm, tabStorage, topicLabel, topics } from './dom.js';
 import { Tickets, ticketDetail } from './tickets.js';
 import { appendText } from '../panel.js';
 
@@ -18,10 +18,9 @@ import { appendText } from '../panel.js';
 const TITLE = 'switchboard · agent console';
 const TYPING_REPEAT_MS = 3_000;
 const TYPING_IDLE_MS = 4_000;
-const TOPICS = ['account_access', 'verification', 'deposit_withdrawal', 'trading', 'earn', 'api', 'general'];
 
 /** The documented shortcuts; none fires while focus is in a text field. */
-export const SHORTCUTS = [
+const SHORTCUTS = [
   ['j / Alt+↓', 'next chat'],
   ['k / Alt+↑', 'previous chat'],
   ['c', 'focus the composer'],
@@ -89,6 +88,7 @@ function start(token) {
   desk.connect();
   tickets = new Tickets(token, (id) => openTicket(id));
   void loadCanned(token);
+  void topics(); // the server's topics and their labels, for the list and the dialogs
   buildShell();
   render();
 }
@@ -203,7 +203,12 @@ function render() {
         ? 'Your lead changed your status.'
         : '';
   const phase = state.connection.phase;
-  parts.connection.textContent = phase === 'open' ? '' : phase === 'waiting' || phase === 'connecting' ? 'Reconnecting…' : '';
+  parts.connection.textContent =
+    navigator.onLine === false
+      ? 'Offline: replies are sent when the connection is back.'
+      : phase === 'waiting' || phase === 'connecting'
+        ? 'Reconnecting…'
+        : '';
   parts.problem.textContent = state.problem ? state.problem.message : '';
   parts.problem.hidden = !state.problem;
   parts.chatsTab.setAttribute('aria-current', String(view === 'chats'));
@@ -432,7 +437,7 @@ async function openTicket(id) {
   if (!tickets) return;
   const ticket = await tickets.get(id);
   if (!ticket) return;
-  await modal(`Ticket ${id.slice(-12).toUpperCase()}`, (done) => [ticketDetail(ticket, /** @type {Tickets} */ (tickets), done, desk?.state.me?.id), button('Close', () => done(null))]);
+  await modal(`Ticket ${id.slice(-12).toUpperCase()}`, (done) => [ticketDetail(ticket, /** @type {Tickets} */ (tickets), desk?.state.me?.id), button('Close', () => done(null))]);
 }
 
 // ---------------------------------------------------------------- composing
@@ -582,7 +587,7 @@ async function resolveChat(id) {
 
 /** @param {HeldChat} chat */
 async function transferChat(chat) {
-  const topic = select('transfer-topic', TOPICS.filter((t) => t !== chat.topic).map((t) => [t, topicLabel(t)]));
+  const topic = select('transfer-topic', (await topics()).filter((t) => t !== chat.topic).map((t) => [t, topicLabel(t)]));
   const priority = select('transfer-priority', [
     ['', 'Keep its priority'],
     ['urgent', 'Urgent'],
@@ -672,7 +677,11 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 window.addEventListener('focus', () => alerts.clearCount());
-window.addEventListener('online', () => desk?.client.wake());
+window.addEventListener('online', () => {
+  desk?.client.wake();
+  scheduleRender();
+});
+window.addEventListener('offline', () => scheduleRender());
 // The waiting times in the list move on their own.
 setInterval(() => view === 'chats' && renderList(), 15_000);
 

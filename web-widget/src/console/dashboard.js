@@ -7,7 +7,7 @@
  * agent away or online, re-route or re-prioritise a waiting chat.
  */
 
-import { TOKEN_KEY, button, duration, el, field, modal, select, signInForm, tabStorage, topicLabel } from './dom.js';
+import { TOKEN_KEY, button, duration, el, field, modal, select, signInForm, tabStorage, topicLabel, topics } from './dom.js';
 
 /**
  * @typedef {object} Snapshot
@@ -24,7 +24,6 @@ import { TOKEN_KEY, button, duration, el, field, modal, select, signInForm, tabS
  * @property {{at: string, queued_total: number, longest_wait_secs: number}[]} [history]
  */
 
-const TOPICS = ['account_access', 'verification', 'deposit_withdrawal', 'trading', 'earn', 'api', 'general'];
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
 const session = tabStorage();
 
@@ -50,6 +49,7 @@ const parts = {};
 /** @param {string} t */
 function start(t) {
   token = t;
+  void topics();
   parts.stamp = el('p', { class: 'stamp', attrs: { role: 'status' } });
   parts.figures = el('div', { class: 'figures' });
   parts.queue = el('tbody');
@@ -286,7 +286,7 @@ async function setStatus(id, status) {
 
 /** @param {Snapshot['waiting'][number]} w */
 async function reroute(w) {
-  const topic = select('route-topic', TOPICS.map((t) => [t, topicLabel(t)]), w.topic);
+  const topic = select('route-topic', (await topics()).map((t) => [t, topicLabel(t)]), w.topic);
   const priority = select('route-priority', [
     ['urgent', 'Urgent'],
     ['vip', 'VIP'],

@@ -103,16 +103,45 @@ export function duration(secs) {
   return `${Math.floor(min / 60)} h ${min % 60} min`;
 }
 
+/** English labels the configuration gives (`[widget.topic_labels]`), once loaded. */
+/** @type {Record<string, string>} */
+const configuredLabels = {};
+
 /**
- * A topic as people name it: the widget's English label for the default
- * topics, else the id as words.
+ * A topic as people name it: the configured English label, else the widget's
+ * English label for the default topics, else the id as words.
  * @param {string} topic
  */
 export function topicLabel(topic) {
-  const known = /** @type {Record<string, string>} */ (/** @type {unknown} */ (en))[`topic_${topic}`];
+  const known = configuredLabels[topic] ?? /** @type {Record<string, string>} */ (/** @type {unknown} */ (en))[`topic_${topic}`];
   if (known) return known;
   const words = topic.replace(/_/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** @type {Promise<string[]> | null} */
+let topicList = null;
+
+/**
+ * The server's topics (`routing.topics`, in its order), from the public
+ * widget settings, asked once per page; if the server cannot say, the
+ * default topics the strings table names.
+ * @returns {Promise<string[]>}
+ */
+export function topics() {
+  topicList ??= fetch('/api/widget/settings')
+    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+    .then((/** @type {{topics: {id: string, labels: Record<string, string>}[]}} */ settings) => {
+      for (const t of settings.topics) if (t.labels.en) configuredLabels[t.id] = t.labels.en;
+      return settings.topics.map((t) => t.id);
+    })
+    .catch(() => {
+      topicList = null; // ask again next time
+      return Object.keys(en)
+        .filter((k) => k.startsWith('topic_'))
+        .map((k) => k.slice('topic_'.length));
+    });
+  return topicList;
 }
 
 /** Where a console page keeps its token: this tab only. */

@@ -5,7 +5,7 @@
  * and notes, and what an agent does to it: a note, taking it, closing it.
  */
 
-import { button, el, field, select, topicLabel } from './dom.js';
+import { button, el, field, select, topicLabel, topics } from './dom.js';
 
 /**
  * @typedef {object} TicketSummary
@@ -28,8 +28,6 @@ import { button, el, field, select, topicLabel } from './dom.js';
  * }} Ticket
  */
 
-const TOPICS = ['account_access', 'verification', 'deposit_withdrawal', 'trading', 'earn', 'api', 'general'];
-
 export class Tickets {
   /**
    * @param {string} token
@@ -48,7 +46,10 @@ export class Tickets {
       ['pending', 'Pending'],
       ['closed', 'Closed'],
     ]);
-    this.topic = select('ticket-topic', [['', 'Any topic'], ...TOPICS.map((t) => /** @type {[string, string]} */ ([t, topicLabel(t)]))]);
+    this.topic = select('ticket-topic', [['', 'Any topic']]);
+    void topics().then((list) => {
+      for (const t of list) this.topic.append(el('option', { text: topicLabel(t), attrs: { value: t } }));
+    });
     this.body = el('tbody');
     this.more = button('Load more', () => void this.page(false));
     this.note = el('p', { class: 'muted', attrs: { role: 'status' } });
@@ -149,10 +150,9 @@ export class Tickets {
  * agent's actions on it.
  * @param {Ticket} ticket
  * @param {Tickets} tickets
- * @param {(value: null) => void} done closes the view
  * @param {string} [me] this agent's id, for "take it"
  */
-export function ticketDetail(ticket, tickets, done, me) {
+export function ticketDetail(ticket, tickets, me) {
   const box = el('div', { class: 'ticket-detail' });
   const problem = el('p', { class: 'problem', attrs: { role: 'alert' } });
   const draw = (/** @type {Ticket} */ t) => {
@@ -199,6 +199,5 @@ export function ticketDetail(ticket, tickets, done, me) {
     );
   };
   draw(ticket);
-  void done;
   return box;
 }
