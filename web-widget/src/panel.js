@@ -453,8 +453,9 @@ class Widget {
   renderProblem(state) {
     const target = this.phase === 'leave' ? this.leaveBox?.problem : this.shadowById('sb-problem');
     if (!target) return;
-    const text = state.problem ? format(this.t('problem'), { message: state.problem.message }) : '';
-    if (state.problem || target.textContent !== this.t('required')) target.textContent = text;
+    // The server's refusal; without one, only the form's own "write your message" stays.
+    if (state.problem) target.textContent = format(this.t('problem'), { message: state.problem.message });
+    else if (target.textContent !== this.t('required')) target.textContent = '';
   }
 
   buildChat() {

@@ -370,8 +370,8 @@ export class ProtocolClient {
   /** @param {Partial<ConnectionStatus>} change */
   setStatus(change) {
     this.status = { ...this.status, ...change };
-    if (change.phase !== 'refused') delete this.status.reason;
-    if (change.reason) this.status.reason = change.reason;
+    // A reason belongs to a refusal only.
+    if (this.status.phase !== 'refused') delete this.status.reason;
     this.options.onStatus?.({ ...this.status });
   }
 }
