@@ -37,3 +37,28 @@ pub struct AppState {
     /// hub at most once a second however many pages ask.
     pub duty: DutyCache,
 }
+
+#[cfg(test)]
+impl AppState {
+    /// A node with no hub of its own and none to follow, serving `config`: the
+    /// roster is its agents' tokens, as the server builds it.
+    pub(crate) fn standby_for_tests(config: Config) -> Arc<Self> {
+        Arc::new(Self {
+            roster: config
+                .agents
+                .iter()
+                .map(|a| (a.token.clone(), smol_str::SmolStr::new(&a.id)))
+                .collect(),
+            identity: IdentityVerifier::new(None),
+            config: Arc::new(config),
+            hubs: HubSlot::default(),
+            metrics: Arc::new(Metrics::new()),
+            store: Arc::new(crate::store::MemoryStore::default()),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            node_id: "standby-1".into(),
+            presence: Arc::new(crate::presence::MemoryBoard::default()),
+            duty: DutyCache::default(),
+        })
+    }
+}

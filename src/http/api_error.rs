@@ -9,7 +9,11 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{error::ErrorCode, on_duty::OnDutyError};
+use crate::{
+    config::{AgentConfig, AgentRole},
+    error::ErrorCode,
+    on_duty::OnDutyError,
+};
 
 /// An error answered by a REST endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +62,14 @@ pub(super) fn supervisor_required(what: &str) -> ApiError {
         ErrorCode::Unauthorized,
         format!("supervisor role required {what}"),
     )
+}
+
+/// `Ok` for a supervisor; [`supervisor_required`] `what` for a plain agent.
+pub(super) fn require_supervisor(caller: &AgentConfig, what: &str) -> Result<(), ApiError> {
+    match caller.role {
+        AgentRole::Supervisor => Ok(()),
+        AgentRole::Agent => Err(supervisor_required(what)),
+    }
 }
 
 /// Axum's path rejection (bad percent-encoding) as JSON.

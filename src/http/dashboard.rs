@@ -19,9 +19,12 @@ use futures_util::Stream;
 use time::OffsetDateTime;
 use tokio::{sync::oneshot, time::Interval};
 
-use super::{api_error::ApiError, openapi::ApiErrorBody, presence::agent_config_of};
+use super::{
+    api_error::{ApiError, require_supervisor},
+    openapi::ApiErrorBody,
+    presence::agent_config_of,
+};
 use crate::{
-    config::AgentRole,
     error::ErrorCode,
     hub::{Command, DashboardSnapshot, HubHandle},
     state::AppState,
@@ -35,13 +38,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The caller, if a supervisor; `unauthorized` otherwise.
 fn supervisor(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
-    match agent_config_of(headers, state)?.role {
-        AgentRole::Supervisor => Ok(()),
-        AgentRole::Agent => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "supervisor role required to read the dashboard",
-        )),
-    }
+    require_supervisor(agent_config_of(headers, state)?, "to read the dashboard")
 }
 
 fn unavailable(message: impl Into<String>) -> ApiError {
@@ -214,21 +211,10 @@ pub(super) async fn stream(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use axum::{http::StatusCode, response::IntoResponse};
-    use smol_str::SmolStr;
-    use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
     use super::*;
-    use crate::{
-        config::{AgentConfig, Config},
-        hub::HubSlot,
-        identity::IdentityVerifier,
-        metrics::Metrics,
-        presence::MemoryBoard,
-        store::MemoryStore,
-    };
+    use crate::config::{AgentConfig, AgentRole, Config};
 
     /// A node with no hub of its own and none to follow, and a supervisor.
     fn standby() -> Arc<AppState> {
@@ -244,19 +230,7 @@ mod tests {
             }],
             ..Config::default()
         };
-        Arc::new(AppState {
-            config: Arc::new(config),
-            hubs: HubSlot::default(),
-            metrics: Arc::new(Metrics::new()),
-            roster: HashMap::from([("token-sue".to_string(), SmolStr::new("sue"))]),
-            identity: IdentityVerifier::new(None),
-            store: Arc::new(MemoryStore::default()),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            node_id: "standby-1".into(),
-            presence: Arc::new(MemoryBoard::default()),
-            duty: Default::default(),
-        })
+        AppState::standby_for_tests(config)
     }
 
     #[tokio::test]

@@ -26,12 +26,11 @@ use tokio::sync::oneshot;
 use utoipa::ToSchema;
 
 use super::{
-    api_error::{ApiError, body_error, path_error, supervisor_required},
+    api_error::{ApiError, body_error, path_error, require_supervisor},
     openapi::ApiErrorBody,
     presence::agent_config_of,
 };
 use crate::{
-    config::{AgentConfig, AgentRole},
     domain::{ConversationId, ConversationState, Priority},
     error::ErrorCode,
     hub::{Command, HubHandle, SupervisorRefusal},
@@ -49,13 +48,6 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 
 fn unavailable(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::Unavailable, message)
-}
-
-fn require_supervisor(caller: &AgentConfig, what: &str) -> Result<(), ApiError> {
-    match caller.role {
-        AgentRole::Supervisor => Ok(()),
-        AgentRole::Agent => Err(supervisor_required(what)),
-    }
 }
 
 /// The hub of this node, if it runs one and its store takes writes.

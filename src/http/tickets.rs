@@ -38,7 +38,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    api_error::{ApiError, body_error, path_error, supervisor_required},
+    api_error::{ApiError, body_error, path_error, require_supervisor, supervisor_required},
     openapi::ApiErrorBody,
     presence::agent_config_of,
 };
@@ -171,12 +171,8 @@ fn visibility(caller: &AgentConfig) -> Option<Visibility> {
     }
 }
 
-fn require_supervisor(caller: &AgentConfig) -> Result<(), ApiError> {
-    match caller.role {
-        AgentRole::Supervisor => Ok(()),
-        AgentRole::Agent => Err(supervisor_required("to read or retry webhook dead letters")),
-    }
-}
+/// What a plain agent is refused on the dead letters.
+const DEAD_LETTERS: &str = "to read or retry webhook dead letters";
 
 /// The ticket, if it exists and the caller may see it; `not_found` otherwise.
 async fn visible_ticket(
@@ -495,7 +491,7 @@ pub(super) async fn dead_letters(
     params: Result<Query<DeadLetterParams>, QueryRejection>,
 ) -> Result<Json<DeadLetters>, ApiError> {
     let caller = agent_config_of(&headers, &state)?;
-    require_supervisor(caller)?;
+    require_supervisor(caller, DEAD_LETTERS)?;
     let Query(params) = params.map_err(query_error)?;
     let limit = parse_limit(params.limit.as_deref())?;
     let (pending, dead) = state
@@ -546,7 +542,7 @@ pub(super) async fn retry_dead_letter(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Requeued>, ApiError> {
     let caller = agent_config_of(&headers, &state)?;
-    require_supervisor(caller)?;
+    require_supervisor(caller, DEAD_LETTERS)?;
     let Path((ticket, revision)) = path.map_err(path_error)?;
     let ticket = parse_id("ticket_id", &ticket)?;
     let revision: u64 = revision.parse().map_err(|_| {

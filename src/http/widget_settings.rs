@@ -162,32 +162,13 @@ pub(super) async fn preflight() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::{collections::HashMap, sync::Arc};
-
     use axum::{extract::State, http::StatusCode};
-    use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
     use super::*;
-    use crate::{
-        hub::HubSlot, identity::IdentityVerifier, metrics::Metrics, presence::MemoryBoard,
-        store::MemoryStore,
-    };
 
     /// A node with no hub of its own and none to follow.
     fn standby() -> Arc<AppState> {
-        Arc::new(AppState {
-            config: Arc::new(Config::default()),
-            hubs: HubSlot::default(),
-            metrics: Arc::new(Metrics::new()),
-            roster: HashMap::new(),
-            identity: IdentityVerifier::new(None),
-            store: Arc::new(MemoryStore::default()),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            node_id: "standby-1".into(),
-            presence: Arc::new(MemoryBoard::default()),
-            duty: Default::default(),
-        })
+        AppState::standby_for_tests(Config::default())
     }
 
     #[tokio::test]
