@@ -54,6 +54,9 @@ pub struct Config {
     pub routing: Routing,
     /// Size and rate bounds that protect the node from one client.
     pub limits: Limits,
+    /// Who may connect: origins, proxies, failed sign-ins, connections per
+    /// address, slow requests.
+    pub security: SecuritySettings,
     /// This node's id in presence and logs. Default: `node-` and 8 random hex
     /// digits, new at every start. 1-64 characters of a-z, A-Z, 0-9, -, _ and .
     pub node_id: Option<String>,
@@ -330,6 +333,60 @@ pub struct Limits {
     pub agent_frame_burst: u32,
 }
 
+/// Who may connect and how hard they may try: the node's defences on the open
+/// internet (see the README's "Safe on the public internet").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Exact origins (`https://www.exchange.com`, scheme, host and port if not
+    /// the scheme's default) whose pages may open WebSockets and call the REST
+    /// API; a request with another `Origin` is refused with 403 (cross-site
+    /// WebSocket hijacking). Requests without `Origin` (servers, tools) pass,
+    /// and so do the server's own pages (an `Origin` naming the request's
+    /// `Host`). Default: empty, which lets every origin in (development); the
+    /// node warns at start-up.
+    pub allowed_origins: Vec<String>,
+    /// Refuse customers who do not send an identity token (`unauthorized`):
+    /// only the exchange's signed-in users may chat. Default false.
+    pub require_identity: bool,
+    /// Peers (addresses or CIDR blocks, e.g. `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client: the load balancers. Any other peer
+    /// is the client itself, whatever it claims. Default: none.
+    pub trusted_proxies: Vec<String>,
+    /// Failed sign-ins (unknown agent tokens, bad identity tokens) one client
+    /// address may make in a burst before its attempts are refused with
+    /// `rate_limited`. Default 10; 1-1000.
+    pub auth_failure_burst: u32,
+    /// Seconds after which a refused address earns one more attempt (the
+    /// burst refills at this pace). Default 6 (10 a minute); 1-3600.
+    pub auth_failure_refill_secs: u64,
+    /// Most connections one client address may hold open on this node: TCP
+    /// connections from a peer that is not a trusted proxy, and WebSocket
+    /// sessions by forwarded address behind one. Keeps one host from taking
+    /// the node's descriptors. Default 1000 (customers behind one carrier-grade
+    /// NAT share an address); 1-1000000.
+    pub max_connections_per_address: u32,
+    /// Seconds a connection has to send a whole HTTP request head, from
+    /// opening it or from the end of its previous request: a client that
+    /// never finishes its upgrade (or a slowloris, one byte at a time) is
+    /// closed. Default 10; 1-300.
+    pub header_read_secs: u64,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            require_identity: false,
+            trusted_proxies: Vec::new(),
+            auth_failure_burst: 10,
+            auth_failure_refill_secs: 6,
+            max_connections_per_address: 1000,
+            header_read_secs: 10,
+        }
+    }
+}
+
 /// One agent of the roster.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -338,8 +395,16 @@ pub struct AgentConfig {
     pub id: String,
     /// Display name the customer sees.
     pub name: String,
-    /// Secret the agent console sends in `hello.token`; unique, at least 8 bytes.
-    pub token: String,
+    /// SHA-256 of the secret the agent console sends in `hello.token` (and
+    /// REST calls as `Bearer`), 64 hex digits: what `switchboard hash-token`
+    /// prints. The roster needs this or `token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<String>,
+    /// The secret itself, in the clear: still accepted, with a start-up
+    /// warning (anyone who reads the file can sign in as the agent).
+    /// Unique, at least 8 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// Topics the agent serves; each must be in `routing.topics`.
     pub skills: Vec<String>,
     /// Languages the agent speaks (e.g. `en`, `es`).
@@ -375,6 +440,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             routing: Routing::default(),
             limits: Limits::default(),
+            security: SecuritySettings::default(),
             node_id: None,
             redis_url: None,
             redis: RedisSettings::default(),
@@ -522,7 +588,12 @@ impl Config {
             copy.identity_secret = Some("<redacted>".into());
         }
         for agent in &mut copy.agents {
-            agent.token = "<redacted>".into();
+            if agent.token.is_some() {
+                agent.token = Some("<redacted>".into());
+            }
+            if agent.token_sha256.is_some() {
+                agent.token_sha256 = Some("<redacted>".into());
+            }
         }
         copy.redis_url = copy.redis_url.as_deref().map(redact_url);
         if copy.tickets.webhook_secret.is_some() {
@@ -766,6 +837,7 @@ impl Config {
             ));
         }
         self.validate_tickets()?;
+        self.validate_security()?;
         self.validate_widget(&topics)?;
         crate::canned::validate(&self.canned, &r.topics, l.max_text_chars)?;
         let mut ids = HashSet::new();
@@ -784,11 +856,41 @@ impl Config {
             if agent.name.trim().is_empty() {
                 return Err(invalid(at("name"), "must not be empty"));
             }
-            if agent.token.len() < 8 {
-                return Err(invalid(at("token"), "must be at least 8 bytes"));
-            }
-            if !tokens.insert(agent.token.as_str()) {
-                return Err(invalid(at("token"), "is used by two agents"));
+            let digest = match (&agent.token, &agent.token_sha256) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        at("token"),
+                        "give `token_sha256` or `token`, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        at("token_sha256"),
+                        "is required (or a plain `token`): `switchboard hash-token` makes one",
+                    ));
+                }
+                (Some(token), None) => {
+                    if token.len() < 8 {
+                        return Err(invalid(at("token"), "must be at least 8 bytes"));
+                    }
+                    crate::roster::digest(token)
+                }
+                (None, Some(hash)) => crate::roster::parse_digest(hash).ok_or_else(|| {
+                    invalid(
+                        at("token_sha256"),
+                        "must be 64 hex digits (the SHA-256 that `switchboard hash-token` prints)",
+                    )
+                })?,
+            };
+            if !tokens.insert(digest) {
+                return Err(invalid(
+                    at(if agent.token.is_some() {
+                        "token"
+                    } else {
+                        "token_sha256"
+                    }),
+                    "is used by two agents",
+                ));
             }
             if agent.skills.is_empty() {
                 return Err(invalid(at("skills"), "must name at least one topic"));
@@ -815,6 +917,55 @@ impl Config {
             }
             if agent.capacity == 0 || agent.capacity > 100 {
                 return Err(invalid(at("capacity"), "must be between 1 and 100"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_security(&self) -> Result<(), ConfigError> {
+        let s = &self.security;
+        for (i, origin) in s.allowed_origins.iter().enumerate() {
+            if let Err(problem) = crate::gate::origin::normalize(origin) {
+                return Err(invalid(format!("security.allowed_origins[{i}]"), problem));
+            }
+        }
+        for (i, proxy) in s.trusted_proxies.iter().enumerate() {
+            if crate::gate::parse_network(proxy).is_none() {
+                return Err(invalid(
+                    format!("security.trusted_proxies[{i}]"),
+                    format!(
+                        "`{proxy}` is not an address or CIDR block (e.g. `10.0.0.7`, `10.0.0.0/8`, `::1`)"
+                    ),
+                ));
+            }
+        }
+        for (key, value, range) in [
+            (
+                "security.auth_failure_burst",
+                u64::from(s.auth_failure_burst),
+                1..=1000,
+            ),
+            (
+                "security.auth_failure_refill_secs",
+                s.auth_failure_refill_secs,
+                1..=3600,
+            ),
+            (
+                "security.max_connections_per_address",
+                u64::from(s.max_connections_per_address),
+                1..=1_000_000,
+            ),
+            ("security.header_read_secs", s.header_read_secs, 1..=300),
+        ] {
+            if !range.contains(&value) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "must be between {} and {} (it is {value})",
+                        range.start(),
+                        range.end()
+                    ),
+                ));
             }
         }
         Ok(())
@@ -958,7 +1109,8 @@ mod tests {
         AgentConfig {
             id: "a1".into(),
             name: "Ann".into(),
-            token: "secret-token".into(),
+            token_sha256: None,
+            token: Some("secret-token".into()),
             skills: vec!["trading".into()],
             languages: vec!["en".into()],
             capacity: 3,
@@ -1074,6 +1226,99 @@ mod tests {
         let mut c = Config::default();
         c.redis.prefix = "two words".into();
         assert!(problem(&c).contains("redis.prefix"));
+    }
+
+    #[test]
+    fn bad_security_settings_name_their_key() {
+        type Breaks = fn(&mut Config);
+        let cases: [(Breaks, &str); 9] = [
+            (
+                |c| c.security.allowed_origins = vec!["www.exchange.com".into()],
+                "security.allowed_origins[0]",
+            ),
+            (
+                |c| c.security.allowed_origins = vec!["https://x.com/path".into()],
+                "security.allowed_origins[0]",
+            ),
+            (
+                |c| c.security.trusted_proxies = vec!["10.0.0.0/33".into()],
+                "security.trusted_proxies[0]",
+            ),
+            (
+                |c| c.security.trusted_proxies = vec!["lb.internal".into()],
+                "security.trusted_proxies[0]",
+            ),
+            (
+                |c| c.security.auth_failure_burst = 0,
+                "security.auth_failure_burst",
+            ),
+            (
+                |c| c.security.auth_failure_refill_secs = 0,
+                "security.auth_failure_refill_secs",
+            ),
+            (
+                |c| c.security.max_connections_per_address = 0,
+                "security.max_connections_per_address",
+            ),
+            (
+                |c| c.security.header_read_secs = 0,
+                "security.header_read_secs",
+            ),
+            (
+                |c| c.security.header_read_secs = 301,
+                "security.header_read_secs",
+            ),
+        ];
+        for (breaks, key) in cases {
+            let mut c = Config::default();
+            breaks(&mut c);
+            assert!(problem(&c).contains(key), "{key}: {}", problem(&c));
+        }
+        let mut c = Config::default();
+        c.security.allowed_origins = vec![
+            "https://www.exchange.com".into(),
+            "http://localhost:8080".into(),
+        ];
+        c.security.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into(), "127.0.0.1".into()];
+        assert_eq!(problem(&c), "accepted");
+    }
+
+    #[test]
+    fn agent_tokens_are_hashed_or_plain_never_both_nor_neither() {
+        let with = |token: Option<&str>, hash: Option<&str>| {
+            let mut c = Config::default();
+            let mut a = agent();
+            a.token = token.map(Into::into);
+            a.token_sha256 = hash.map(Into::into);
+            c.agents = vec![a];
+            problem(&c)
+        };
+        let hash = crate::roster::hex_digest("secret-token");
+        assert_eq!(with(None, Some(&hash)), "accepted");
+        assert_eq!(with(None, Some(&hash.to_uppercase())), "accepted");
+        assert!(with(None, None).contains("agents[0].token_sha256"));
+        assert!(with(Some("secret-token"), Some(&hash)).contains("not both"));
+        assert!(with(None, Some("abc123")).contains("64 hex digits"));
+        assert!(with(None, Some(&"g".repeat(64))).contains("64 hex digits"));
+        // The same secret twice, once hashed and once plain, is one token for two agents.
+        let mut c = Config::default();
+        let mut a = agent();
+        let mut b = agent();
+        b.id = "a2".into();
+        a.token = None;
+        a.token_sha256 = Some(hash);
+        c.agents = vec![a, b];
+        assert!(
+            problem(&c).contains("`agents[1].token`: is used by two agents"),
+            "{}",
+            problem(&c)
+        );
+        let printed = toml::to_string(&c.redacted()).unwrap_or_default();
+        assert!(
+            !printed.contains("secret-token")
+                && !printed.contains(&crate::roster::hex_digest("secret-token")),
+            "{printed}"
+        );
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub enum ErrorCode {
     TooLarge,
     /// The server cannot serve this now (overloaded, store down, shutting down).
     Unavailable,
+    /// REST and WebSocket upgrades only (403): the request came from a web
+    /// page whose origin is not in `security.allowed_origins`.
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -36,6 +39,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::TooLarge => "too_large",
             Self::Unavailable => "unavailable",
+            Self::Forbidden => "forbidden",
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct FrameError {
     pub code: ErrorCode,
     /// Human-readable detail; names the field or the rule broken.
     pub message: String,
+    /// With `rate_limited`: seconds before a retry can succeed.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl FrameError {
@@ -56,6 +62,15 @@ impl FrameError {
         Self {
             code,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// `rate_limited`, retry in `retry_after_secs`.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 
@@ -68,8 +83,12 @@ impl FrameError {
 /// Close codes the server uses, one place for all of them (RFC 6455 §7.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseCode {
+    /// 1002: the peer broke the WebSocket protocol itself.
+    Protocol,
     /// 1003: unsupported data (a binary frame; the protocol is JSON text).
     Unsupported,
+    /// 1007: a text frame that is not valid UTF-8.
+    InvalidData,
     /// 1008: policy violation. No `hello` in time, unauthenticated, a client too
     /// slow to drain its outbound queue, one silent past two pings, or one that
     /// kept sending past its rate limit.
@@ -86,7 +105,9 @@ impl CloseCode {
     /// The numeric code on the wire.
     pub fn code(self) -> u16 {
         match self {
+            Self::Protocol => 1002,
             Self::Unsupported => 1003,
+            Self::InvalidData => 1007,
             Self::Policy => 1008,
             Self::TooBig => 1009,
             Self::Internal => 1011,
@@ -144,6 +165,22 @@ impl Disconnect {
     pub const FLOOD: Self = Self {
         code: CloseCode::Policy,
         reason: "rate limit: kept sending while refused",
+    };
+    /// Too many failed sign-ins from the client's address.
+    pub const SIGN_IN_RATE_LIMITED: Self = Self {
+        code: CloseCode::Policy,
+        reason: "too many failed sign-ins from this address: retry later",
+    };
+    /// A text frame that is not UTF-8.
+    pub const INVALID_UTF8: Self = Self {
+        code: CloseCode::InvalidData,
+        reason: "text frame is not valid UTF-8",
+    };
+    /// The peer broke the WebSocket protocol (unmasked frame, bad opcode,
+    /// reserved bits, a continuation out of place).
+    pub const PROTOCOL: Self = Self {
+        code: CloseCode::Protocol,
+        reason: "WebSocket protocol error",
     };
     /// A binary frame: the protocol is JSON text frames.
     pub const BINARY: Self = Self {

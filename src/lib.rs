@@ -28,11 +28,13 @@
 //! | [`state`] | what every handler shares: config, hub slot, store, presence, metrics, shutdown |
 //! | [`server`] | routes, building the node's [`state::AppState`] (store, presence board, hub or cluster role), the presence heartbeat, `run(listener, config, shutdown)` |
 
+pub mod accept;
 pub mod canned;
 pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod gate;
 pub mod http;
 pub mod hub;
 pub mod identity;
@@ -40,6 +42,7 @@ pub mod metrics;
 pub mod on_duty;
 pub mod presence;
 pub mod protocol;
+pub mod roster;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -61,6 +61,22 @@ pub struct ScoreLabel {
     pub score: u8,
 }
 
+/// Label: why the gate refused a connection or a request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GateLabel {
+    /// `origin`, `sign_in_failed`, `sign_in_rate_limited`,
+    /// `connections_per_address`, `header_timeout`.
+    pub reason: &'static str,
+}
+
+/// Label: a kind of secret.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// `seed_phrase`, `wif_private_key`, … (customer) or `seed_phrase`,
+    /// `private_key`, `password`, `2fa_code` (agent requests).
+    pub kind: &'static str,
+}
+
 fn seconds_buckets() -> impl Iterator<Item = f64> {
     // 0.1 s .. ~55 min
     exponential_buckets(0.1, 2.0, 16)
@@ -106,6 +122,12 @@ pub struct Metrics {
     pub frame_errors: Family<CodeLabel, Counter>,
     /// Sessions closed because they did not drain their outbound queue.
     pub slow_consumers: Counter,
+    /// Connections and requests the gate refused, and failed sign-ins.
+    pub gate: Family<GateLabel, Counter>,
+    /// Secrets masked in customer messages, by kind.
+    pub secrets_redacted: Family<KindLabel, Counter>,
+    /// Agent messages refused for asking the customer for a secret, by kind.
+    pub secret_requests_refused: Family<KindLabel, Counter>,
     /// Each hub turn's store commit, successful ones: every frame of the turn
     /// waits for it, so under load this is where a slow store shows first.
     pub store_commit: Histogram,
@@ -205,6 +227,24 @@ impl Metrics {
             "Sessions closed for not draining their outbound queue",
             slow_consumers.clone(),
         );
+        let gate = Family::<GateLabel, Counter>::default();
+        registry.register(
+            "gate_refusals",
+            "Connections and requests refused at the gate, and failed sign-ins, by reason",
+            gate.clone(),
+        );
+        let secrets_redacted = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "secrets_redacted",
+            "Secrets masked in customer messages, by kind",
+            secrets_redacted.clone(),
+        );
+        let secret_requests_refused = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "secret_requests_refused",
+            "Agent messages refused for asking for a secret, by kind",
+            secret_requests_refused.clone(),
+        );
         let store_commit = Histogram::new(commit_buckets());
         registry.register(
             "store_commit_seconds",
@@ -234,9 +274,17 @@ impl Metrics {
             csat,
             frame_errors,
             slow_consumers,
+            gate,
+            secrets_redacted,
+            secret_requests_refused,
             store_commit,
             commit_changes,
         }
+    }
+
+    /// Count one refusal (or failed sign-in) at the gate.
+    pub fn gate_refused(&self, reason: &'static str) {
+        self.gate.get_or_create(&GateLabel { reason }).inc();
     }
 
     /// The Prometheus text exposition.

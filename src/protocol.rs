@@ -500,6 +500,9 @@ pub enum ServerFrame<'a> {
         /// `client_msg_id` of the refused frame.
         #[serde(rename = "ref")]
         reference: Option<&'a str>,
+        /// With `rate_limited`, where known: seconds before a retry can succeed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
     },
 }
 
@@ -520,6 +523,7 @@ pub fn error_frame(error: &FrameError, reference: Option<&str>) -> String {
         code: error.code,
         message: &error.message,
         reference,
+        retry_after_secs: error.retry_after_secs,
     }
     .render()
 }

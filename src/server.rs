@@ -2,30 +2,32 @@
 //! type lives in `state`), and `run`, which serves until the shutdown future
 //! resolves and then closes every session with 1012.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
-    Router,
+    Extension, Router,
     extract::{State, WebSocketUpgrade},
     response::{IntoResponse, Response},
     routing::get,
 };
-use smol_str::SmolStr;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    accept::{AcceptSettings, HeldSlot},
     cluster::{
         lease::MatcherLease,
         node::{publish_follower, supervise},
     },
     config::Config,
-    http,
+    gate::{ClientAddr, Gate},
+    http::{self, gate::GateState},
     hub::{ActiveHub, Hub, HubSlot, StartError},
     identity::IdentityVerifier,
     metrics::Metrics,
     on_duty::DutyCache,
     presence::{MemoryBoard, PresenceBoard, RedisBoard},
+    roster::Roster,
     session::{self, Side},
     state::AppState,
     store::{MemoryStore, RedisStore, RedisTarget, Store, StoreError},
@@ -144,14 +146,13 @@ async fn serve_node(
     config.node_id = Some(node_id.clone());
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
+    let gate = Arc::new(Gate::new(&config.security));
+    warn_about_security(&config);
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
     let state = Arc::new(AppState {
-        roster: config
-            .agents
-            .iter()
-            .map(|a| (a.token.clone(), SmolStr::new(&a.id)))
-            .collect(),
+        roster: Roster::new(&config.agents),
+        gate: gate.clone(),
         identity: IdentityVerifier::new(config.identity_secret.as_deref()),
         config: config.clone(),
         hubs: HubSlot::default(),
@@ -197,6 +198,11 @@ async fn serve_node(
         files = assets.len(),
         "web assets ready"
     );
+    let accept = AcceptSettings {
+        gate,
+        metrics: state.metrics.clone(),
+        header_read: Duration::from_secs(config.security.header_read_secs),
+    };
     let app = router(state);
     let stop = token.clone();
     tokio::spawn(async move {
@@ -204,12 +210,7 @@ async fn serve_node(
         tracing::info!("shutting down: closing sessions with 1012");
         stop.cancel();
     });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(token.clone().cancelled_owned())
-    .await?;
+    crate::accept::serve(listener, app, accept, token.clone()).await;
     tasks.close();
     tasks.wait().await;
     Ok(())
@@ -273,13 +274,39 @@ async fn heartbeat(state: Arc<AppState>) {
     }
 }
 
+/// What an operator should hear at start-up about how open the node is.
+fn warn_about_security(config: &Config) {
+    let plain = Roster::plain_token_agents(&config.agents);
+    if !plain.is_empty() {
+        tracing::warn!(
+            agents = %plain.join(", "),
+            "agent tokens in the clear in the configuration: anyone who reads it can sign in as these agents; \
+             store `token_sha256` instead (`switchboard hash-token`)"
+        );
+    }
+    if config.security.allowed_origins.is_empty() {
+        tracing::warn!(
+            "security.allowed_origins is empty: pages of any web site may open chats and call the API \
+             (fine for development; list the exchange's origins in production)"
+        );
+    }
+}
+
 fn router(state: Arc<AppState>) -> Router {
+    let gate = GateState {
+        gate: state.gate.clone(),
+        metrics: state.metrics.clone(),
+    };
     Router::new()
         .route("/ws/customer", get(customer_ws))
         .route("/ws/agent", get(agent_ws))
         .merge(http::routes())
         .merge(crate::web::routes())
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            gate,
+            http::gate::guard,
+        ))
 }
 
 /// A session's transport: `buffer_bytes` read and write buffers, messages and
@@ -299,7 +326,33 @@ pub fn sized(
         .max_frame_size(max_transport_bytes)
 }
 
-fn upgrade(ws: WebSocketUpgrade, state: Arc<AppState>, side: Side) -> Response {
+fn upgrade(
+    ws: WebSocketUpgrade,
+    state: Arc<AppState>,
+    side: Side,
+    client: ClientAddr,
+    slot: Option<HeldSlot>,
+) -> Response {
+    // A direct peer's connection was counted when accepted; a client behind
+    // a trusted proxy is counted here, by its forwarded address.
+    let held = match slot.and_then(|slot| slot.take()) {
+        Some(held) => Some(held),
+        None if client.via_proxy => match state.gate.connections.hold(client.ip) {
+            Some(held) => Some(held),
+            None => {
+                state.metrics.gate_refused("connections_per_address");
+                return crate::http::ApiError::rate_limited(
+                    format!(
+                        "your address holds {} connections, the most it may",
+                        state.gate.connections.max()
+                    ),
+                    10,
+                )
+                .into_response();
+            }
+        },
+        None => None,
+    };
     let Some(hub) = state.hubs.get() else {
         return crate::http::ApiError::new(
             crate::error::ErrorCode::Unavailable,
@@ -310,14 +363,27 @@ fn upgrade(ws: WebSocketUpgrade, state: Arc<AppState>, side: Side) -> Response {
     let limits = &state.config.limits;
     sized(ws, limits.ws_buffer_bytes, limits.max_transport_bytes).on_upgrade(move |socket| {
         let tasks = state.tasks.clone();
-        tasks.track_future(session::run(socket, state, side, hub))
+        tasks.track_future(async move {
+            let _held = held;
+            session::run(socket, state, side, hub, client.ip).await;
+        })
     })
 }
 
-async fn customer_ws(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
-    upgrade(ws, state, Side::Customer)
+async fn customer_ws(
+    State(state): State<Arc<AppState>>,
+    Extension(client): Extension<ClientAddr>,
+    slot: Option<Extension<HeldSlot>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    upgrade(ws, state, Side::Customer, client, slot.map(|s| s.0))
 }
 
-async fn agent_ws(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
-    upgrade(ws, state, Side::Agent)
+async fn agent_ws(
+    State(state): State<Arc<AppState>>,
+    Extension(client): Extension<ClientAddr>,
+    slot: Option<Extension<HeldSlot>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    upgrade(ws, state, Side::Agent, client, slot.map(|s| s.0))
 }

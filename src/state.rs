@@ -1,13 +1,13 @@
 //! The state every handler shares: configuration, hub slot, store, presence,
 //! metrics, shutdown.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    config::Config, domain::AgentId, hub::HubSlot, identity::IdentityVerifier, metrics::Metrics,
-    on_duty::DutyCache, presence::PresenceBoard, store::Store,
+    config::Config, gate::Gate, hub::HubSlot, identity::IdentityVerifier, metrics::Metrics,
+    on_duty::DutyCache, presence::PresenceBoard, roster::Roster, store::Store,
 };
 
 /// What every handler shares.
@@ -19,8 +19,10 @@ pub struct AppState {
     pub hubs: HubSlot,
     /// Metrics of this node.
     pub metrics: Arc<Metrics>,
-    /// Agent token → agent id.
-    pub roster: HashMap<String, AgentId>,
+    /// Agent token digests → agent ids.
+    pub roster: Roster,
+    /// Who may connect (origins, proxies, sign-in failures, connections).
+    pub gate: Arc<Gate>,
     /// Customer identity verification.
     pub identity: IdentityVerifier,
     /// The store backend.
@@ -44,11 +46,8 @@ impl AppState {
     /// roster is its agents' tokens, as the server builds it.
     pub(crate) fn standby_for_tests(config: Config) -> Arc<Self> {
         Arc::new(Self {
-            roster: config
-                .agents
-                .iter()
-                .map(|a| (a.token.clone(), smol_str::SmolStr::new(&a.id)))
-                .collect(),
+            roster: Roster::new(&config.agents),
+            gate: Arc::new(Gate::new(&config.security)),
             identity: IdentityVerifier::new(None),
             config: Arc::new(config),
             hubs: HubSlot::default(),

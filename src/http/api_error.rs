@@ -23,7 +23,17 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Detail for people.
     pub message: String,
+    /// With `rate_limited`: the `Retry-After` seconds.
+    pub retry_after_secs: Option<u64>,
+    /// The caller presented credentials that are wrong: counted against its
+    /// address by the gate.
+    failed_sign_in: bool,
 }
+
+/// Marks a response whose request presented wrong credentials, for the gate
+/// layer to count against the client's address.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FailedSignIn;
 
 impl ApiError {
     /// An error with this code and detail.
@@ -31,6 +41,25 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after_secs: None,
+            failed_sign_in: false,
+        }
+    }
+
+    /// `unauthorized` for credentials that are wrong (not merely missing):
+    /// the gate counts them against the caller's address.
+    pub fn wrong_credentials(message: impl Into<String>) -> Self {
+        Self {
+            failed_sign_in: true,
+            ..Self::new(ErrorCode::Unauthorized, message)
+        }
+    }
+
+    /// `rate_limited` (429) with `Retry-After`.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 
@@ -44,6 +73,7 @@ impl ApiError {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -100,6 +130,14 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
         let mut response = (status, body).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        if self.failed_sign_in {
+            response.extensions_mut().insert(FailedSignIn);
+        }
         if status == StatusCode::UNAUTHORIZED
             && let Ok(value) = "Bearer realm=\"switchboard\"".parse()
         {

@@ -222,7 +222,8 @@ mod tests {
             agents: vec![AgentConfig {
                 id: "sue".into(),
                 name: "Sue".into(),
-                token: "token-sue".into(),
+                token_sha256: None,
+                token: Some("token-sue".into()),
                 skills: vec!["general".into()],
                 languages: vec!["en".into()],
                 capacity: 1,

@@ -4,6 +4,7 @@
 mod api_error;
 mod canned;
 mod dashboard;
+pub mod gate;
 mod openapi;
 mod presence;
 mod supervisor;

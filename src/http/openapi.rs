@@ -53,7 +53,7 @@ impl ErrorCodeSchema {
         use ErrorCode::*;
         let word = |code: ErrorCode| match code {
             BadRequest | Unauthorized | NotFound | Conflict | RateLimited | TooLarge
-            | Unavailable => code.as_str(),
+            | Unavailable | Forbidden => code.as_str(),
         };
         [
             BadRequest,
@@ -63,6 +63,7 @@ impl ErrorCodeSchema {
             RateLimited,
             TooLarge,
             Unavailable,
+            Forbidden,
         ]
         .map(word)
         .to_vec()
@@ -228,6 +229,6 @@ mod tests {
             "{list}"
         );
         let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
-        assert_eq!(codes.as_array().unwrap().len(), 7, "{codes}");
+        assert_eq!(codes.as_array().unwrap().len(), 8, "{codes}");
     }
 }

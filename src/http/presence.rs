@@ -25,16 +25,13 @@ pub(super) fn agent_of(headers: &HeaderMap, state: &AppState) -> Result<String, 
         .ok()
         .and_then(|h| h.strip_prefix("Bearer "))
         .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthorized,
-                "the Authorization header must be `Bearer <agent token>`",
-            )
+            ApiError::wrong_credentials("the Authorization header must be `Bearer <agent token>`")
         })?;
     state
         .roster
-        .get(token.trim())
+        .agent(token.trim())
         .map(|agent| agent.to_string())
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown agent token"))
+        .ok_or_else(|| ApiError::wrong_credentials("unknown agent token"))
 }
 
 /// The roster entry (id, role, skills) of the agent a bearer token belongs

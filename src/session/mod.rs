@@ -7,7 +7,7 @@ mod budget;
 pub mod link;
 mod validate;
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
@@ -56,10 +56,17 @@ enum Exit {
     Gone,
 }
 
-/// Run one connection to its end, with the hub serving when it connected.
-pub async fn run(mut socket: WebSocket, app: Arc<AppState>, side: Side, hub: ActiveHub) {
+/// Run one connection to its end, with the hub serving when it connected;
+/// `client` is the address failed sign-ins count against.
+pub async fn run(
+    mut socket: WebSocket,
+    app: Arc<AppState>,
+    side: Side,
+    hub: ActiveHub,
+    client: IpAddr,
+) {
     let session = SessionId::new();
-    let exit = match hello(&mut socket, &app, &hub, side, session).await {
+    let exit = match hello(&mut socket, &app, &hub, side, session, client).await {
         Ok(Some(Registered {
             kill,
             outbound,
@@ -106,6 +113,7 @@ async fn hello(
     hub: &ActiveHub,
     side: Side,
     session: SessionId,
+    client: IpAddr,
 ) -> Result<Option<Registered>, Disconnect> {
     let deadline = tokio::time::Instant::now() + app.config.timeouts.hello();
     loop {
@@ -116,10 +124,9 @@ async fn hello(
         let text = match received {
             Err(_) => return Err(Disconnect::HELLO_TIMEOUT),
             Ok(Some(Err(e))) => {
-                return if is_capacity(e) {
-                    Err(Disconnect::TOO_BIG)
-                } else {
-                    Ok(None)
+                return match transport_failure(e) {
+                    Exit::Close(disconnect) => Err(disconnect),
+                    Exit::Gone => Ok(None),
                 };
             }
             Ok(None | Some(Ok(WsMessage::Close(_)))) => return Ok(None),
@@ -138,9 +145,29 @@ async fn hello(
             outbound: outbound_tx,
             kill: kill.clone(),
         });
+        // Refused before its credentials are looked at: a correct guess
+        // from an address that failed too often gets in no sooner.
+        if let Err(wait) = app.gate.failures.check(client) {
+            app.metrics.gate_refused("sign_in_rate_limited");
+            let error = FrameError::rate_limited(
+                "too many failed sign-ins from your address: try again later",
+                crate::http::gate::whole_seconds(wait),
+            );
+            refuse(socket, app, &error, None).await;
+            return Err(Disconnect::SIGN_IN_RATE_LIMITED);
+        }
         let command = match authenticate(app, side, &text, link) {
             Ok(command) => command,
-            Err((error, reference)) => {
+            Err(Refusal {
+                error,
+                reference,
+                wrong_credentials,
+            }) => {
+                if wrong_credentials {
+                    app.gate.failures.failed(client);
+                    app.metrics.gate_refused("sign_in_failed");
+                    tracing::info!(%client, side = ?side, "failed sign-in: {}", error.message);
+                }
                 refuse(socket, app, &error, reference.as_deref()).await;
                 if error.code == ErrorCode::Unauthorized {
                     return Err(Disconnect::UNAUTHORIZED);
@@ -163,6 +190,25 @@ async fn hello(
     }
 }
 
+/// Why a first frame was not a valid `hello`.
+struct Refusal {
+    error: FrameError,
+    reference: Option<SmolStr>,
+    /// It carried credentials, and they were wrong: counted against the
+    /// client's address.
+    wrong_credentials: bool,
+}
+
+impl From<(FrameError, Option<SmolStr>)> for Refusal {
+    fn from((error, reference): (FrameError, Option<SmolStr>)) -> Self {
+        Self {
+            error,
+            reference,
+            wrong_credentials: false,
+        }
+    }
+}
+
 /// The hub command for a valid `hello`; any other frame, or bad credentials, is
 /// refused (`unauthorized` ends the session, anything else may be retried).
 fn authenticate(
@@ -170,40 +216,63 @@ fn authenticate(
     side: Side,
     text: &str,
     link: SessionLink,
-) -> Result<Command, (FrameError, Option<SmolStr>)> {
+) -> Result<Command, Refusal> {
     let before_hello = || FrameError::bad_request("the first frame must be `hello`");
+    let wrong = |error: FrameError| Refusal {
+        error,
+        reference: None,
+        wrong_credentials: true,
+    };
     match side {
         Side::Customer => match protocol::parse::<CustomerFrame>(text) {
             Ok(CustomerFrame::Hello {
                 visitor_id,
                 identity,
                 resume,
-            }) => app
-                .identity
-                .customer(identity.as_deref(), visitor_id.as_deref())
-                .map(|profile| Command::CustomerHello {
-                    link,
-                    profile,
-                    resume,
-                })
-                .map_err(|e| (e, None)),
-            Ok(_) => Err((before_hello(), None)),
-            Err(e) => Err((e.error, e.reference)),
+            }) => {
+                if identity.is_none() && app.gate.require_identity {
+                    return Err((
+                        FrameError::new(
+                            ErrorCode::Unauthorized,
+                            "this chat is for signed-in customers: `hello.identity` is required (sign in to the exchange first)",
+                        ),
+                        None,
+                    )
+                        .into());
+                }
+                let carried_token = identity.is_some();
+                app.identity
+                    .customer(identity.as_deref(), visitor_id.as_deref())
+                    .map(|profile| Command::CustomerHello {
+                        link,
+                        profile,
+                        resume,
+                    })
+                    .map_err(|error| {
+                        if carried_token && error.code == ErrorCode::Unauthorized {
+                            wrong(error)
+                        } else {
+                            (error, None).into()
+                        }
+                    })
+            }
+            Ok(_) => Err((before_hello(), None).into()),
+            Err(e) => Err((e.error, e.reference).into()),
         },
         Side::Agent => match protocol::parse::<AgentFrame>(text) {
-            Ok(AgentFrame::Hello { token, resume }) => match app.roster.get(&token) {
+            Ok(AgentFrame::Hello { token, resume }) => match app.roster.agent(&token) {
                 Some(agent) => Ok(Command::AgentHello {
                     link,
                     agent: agent.clone(),
                     resume,
                 }),
-                None => Err((
-                    FrameError::new(ErrorCode::Unauthorized, "unknown agent token"),
-                    None,
-                )),
+                None => Err(wrong(FrameError::new(
+                    ErrorCode::Unauthorized,
+                    "unknown agent token",
+                ))),
             },
-            Ok(_) => Err((before_hello(), None)),
-            Err(e) => Err((e.error, e.reference)),
+            Ok(_) => Err((before_hello(), None).into()),
+            Err(e) => Err((e.error, e.reference).into()),
         },
     }
 }
@@ -278,13 +347,7 @@ async fn serve(
                 heard = tokio::time::Instant::now();
                 let text = match received {
                     None | Some(Ok(WsMessage::Close(_))) => return Exit::Gone,
-                    Some(Err(e)) => {
-                        return if is_capacity(e) {
-                            Exit::Close(Disconnect::TOO_BIG)
-                        } else {
-                            Exit::Gone
-                        };
-                    }
+                    Some(Err(e)) => return transport_failure(e),
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::BINARY),
                     Some(Ok(_)) => continue,
@@ -385,11 +448,16 @@ fn reference_of(command: &Command) -> Option<SmolStr> {
     }
 }
 
-/// Did the read fail on the transport size limit (`limits.max_transport_bytes`)?
-fn is_capacity(e: axum::Error) -> bool {
-    e.into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+/// How a failed read ends the session: over the transport size limit
+/// (`limits.max_transport_bytes`) 1009, a text frame that is not UTF-8 1007,
+/// a broken WebSocket protocol 1002; the peer gone, nothing to say.
+fn transport_failure(e: axum::Error) -> Exit {
+    match e.into_inner().downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Exit::Close(Disconnect::TOO_BIG),
+        Some(tungstenite::Error::Utf8(_)) => Exit::Close(Disconnect::INVALID_UTF8),
+        Some(tungstenite::Error::Protocol(_)) => Exit::Close(Disconnect::PROTOCOL),
+        _ => Exit::Gone,
+    }
 }
 
 /// One text frame from a registered session: check it, then pass it to the hub;

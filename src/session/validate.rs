@@ -27,6 +27,16 @@ fn text(
             reference,
         ));
     }
+    if let Some((at, c)) = control_character(value) {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!(
+                "`{kind}` frame: `{field}` holds a control character (U+{:04X}) at character {at}: only newline and tab are allowed",
+                u32::from(c)
+            ),
+            reference,
+        ));
+    }
     let chars = value.chars().count();
     if chars > config.limits.max_text_chars {
         return Err(refuse(
@@ -41,11 +51,63 @@ fn text(
     Ok(())
 }
 
+/// The first control character of `value` that text may not hold (any but
+/// newline and tab; a carriage return only as part of CR LF), with its
+/// position in characters from 1. They make no sense in a chat and can hide
+/// or rewrite what an agent's console or a ticket shows (escape sequences,
+/// NUL truncation).
+pub(super) fn control_character(value: &str) -> Option<(usize, char)> {
+    let mut chars = value.chars().peekable();
+    let mut at = 0;
+    while let Some(c) = chars.next() {
+        at += 1;
+        let allowed = match c {
+            '\n' | '\t' => true,
+            '\r' => chars.peek() == Some(&'\n'),
+            c => !c.is_control(),
+        };
+        if !allowed {
+            return Some((at, c));
+        }
+    }
+    None
+}
+
+/// The first string in `value` (a JSON tree) with a control character, by
+/// its path.
+fn control_in_json(value: &serde_json::Value, path: &mut String) -> Option<(String, char)> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => control_character(text).map(|(_, c)| (path.clone(), c)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = control_in_json(item, path);
+            path.truncate(len);
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if let Some((_, c)) = control_character(key) {
+                return Some((format!("{path} (a key)"), c));
+            }
+            let len = path.len();
+            path.push('.');
+            path.push_str(key);
+            let found = control_in_json(item, path);
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
 fn client_msg_id(kind: &str, id: &str) -> Result<(), Refusal> {
-    if id.is_empty() || id.len() > 64 {
+    if id.is_empty() || id.len() > 64 || control_character(id).is_some() {
         return Err(refuse(
             ErrorCode::BadRequest,
-            format!("`{kind}` frame: `client_msg_id` must be 1-64 bytes"),
+            format!(
+                "`{kind}` frame: `client_msg_id` must be 1-64 bytes, without control characters"
+            ),
             Some(id),
         ));
     }
@@ -106,6 +168,18 @@ pub(super) fn customer(frame: &mut CustomerFrame, config: &Config) -> Result<(),
                 text("start", "text", first, config, reference)?;
             }
             if let Some(metadata) = metadata {
+                let mut path = String::from("metadata");
+                let tree = serde_json::Value::Object(metadata.clone());
+                if let Some((at, c)) = control_in_json(&tree, &mut path) {
+                    return Err(refuse(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "`start` frame: `{at}` holds a control character (U+{:04X}): only newline and tab are allowed",
+                            u32::from(c)
+                        ),
+                        reference,
+                    ));
+                }
                 let size = serde_json::to_string(metadata).map_or(usize::MAX, |s| s.len());
                 if size > config.limits.max_metadata_bytes {
                     return Err(refuse(

@@ -225,7 +225,8 @@ pub fn agent(id: &str, skills: &[&str], languages: &[&str], capacity: u32) -> Ag
     AgentConfig {
         id: id.into(),
         name: format!("Agent {id}"),
-        token: format!("token-{id}"),
+        token_sha256: None,
+        token: Some(format!("token-{id}")),
         skills: skills.iter().map(|s| s.to_string()).collect(),
         languages: languages.iter().map(|s| s.to_string()).collect(),
         capacity,

@@ -273,7 +273,10 @@ async fn an_agent_sees_its_topics_and_its_own_tickets_a_supervisor_everything() 
 
 #[tokio::test]
 async fn every_endpoint_wants_a_known_agent_token() {
-    let server = TestServer::start(ticket_config()).await;
+    let mut config = ticket_config();
+    // Fifteen wrong tokens from one address, on purpose: not a guesser.
+    config.security.auth_failure_burst = 100;
+    let server = TestServer::start(config).await;
     let id = ticket(&server, "auth", "trading").await;
     let item = format!("/api/tickets/{id}");
     let json_body = "Content-Type: application/json\r\n";
