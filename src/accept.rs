@@ -139,8 +139,11 @@ async fn connection(
 }
 
 /// Tell a client over its cap why, if its socket takes the few bytes at
-/// once, and close.
+/// once, and close. Whatever it already sent is read away first: closing a
+/// socket with unread data resets it, and the client would lose the answer.
 fn refuse_busy(stream: &TcpStream, max: u32) {
+    let mut unread = [0u8; 4096];
+    while matches!(stream.try_read(&mut unread), Ok(n) if n > 0) {}
     let body = format!(
         r#"{{"error":{{"code":"rate_limited","message":"this address holds {max} connections, the most it may (security.max_connections_per_address)"}}}}"#
     );

@@ -14,8 +14,9 @@ use crate::{
 /// Claims the exchange puts in an identity token.
 #[derive(Debug, Deserialize)]
 struct Claims {
-    /// The exchange's user id.
-    sub: String,
+    /// The exchange's user id (an `Option` so that its absence is told as
+    /// such rather than as a malformed token).
+    sub: Option<String>,
     /// `vip` or `standard`.
     tier: Option<String>,
     /// Display name for the agent.
@@ -117,7 +118,10 @@ impl IdentityVerifier {
                 }
             })?
             .claims;
-        if claims.sub.is_empty() || claims.sub.len() > 128 {
+        let Some(sub) = claims.sub else {
+            return Err(unauthorized("identity token lacks the `sub` claim"));
+        };
+        if sub.is_empty() || sub.len() > 128 {
             return Err(unauthorized("identity token `sub` must be 1-128 bytes"));
         }
         let vip = match claims.tier.as_deref() {
@@ -130,7 +134,7 @@ impl IdentityVerifier {
             }
         };
         Ok(CustomerProfile {
-            key: SmolStr::new(format!("u:{}", claims.sub)),
+            key: SmolStr::new(format!("u:{sub}")),
             verified: true,
             name: claims.name.map(SmolStr::new),
             vip,

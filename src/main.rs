@@ -42,6 +42,15 @@ enum Commands {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Make a new agent token and print it with its `token_sha256`: the token
+    /// goes to the agent, the hash into the roster.
+    HashToken {
+        /// Hash this token (read from standard input, one line) instead of
+        /// making a new one; a token on the command line would stay in the
+        /// shell's history.
+        #[arg(long)]
+        stdin: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -79,7 +88,48 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Commands::HashToken { stdin } => match hash_token(stdin) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchboard: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+fn hash_token(from_stdin: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, Write as _};
+    let token = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the token from standard input")?;
+        let token = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(
+            token.len() >= 8,
+            "the token on standard input must be at least 8 bytes (it has {})",
+            token.len()
+        );
+        token
+    } else {
+        switchboard::roster::new_token().context("asking the system for random bytes")?
+    };
+    let hash = switchboard::roster::hex_digest(&token);
+    let mut out = std::io::stdout().lock();
+    if from_stdin {
+        writeln!(out, "token_sha256 = \"{hash}\"")?;
+    } else {
+        writeln!(
+            out,
+            "# give the agent this token (shown once; it is not stored):"
+        )?;
+        writeln!(out, "# {token}")?;
+        writeln!(out, "# and put this line in its [[agents]] entry:")?;
+        writeln!(out, "token_sha256 = \"{hash}\"")?;
+    }
+    Ok(())
 }
 
 fn init_logs(json: bool) {

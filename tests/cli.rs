@@ -487,14 +487,121 @@ fn check_config_masks_secrets_and_ignores_the_log_filter() {
     assert!(!stdout.contains("hunter2"), "{stdout}");
     assert!(stdout.contains("helpdesk.example/hook"), "{stdout}");
     let example_text = std::fs::read_to_string(example).unwrap();
-    for line in example_text
+    let secrets: Vec<&str> = example_text
         .lines()
-        .filter(|l| l.trim_start().starts_with("token"))
-    {
-        let token = line.split('"').nth(1).unwrap();
-        assert!(!stdout.contains(token), "token {token} printed");
+        .filter(|l| l.trim_start().starts_with("token_sha256"))
+        .map(|line| line.split('"').nth(1).unwrap())
+        .collect();
+    assert_eq!(secrets.len(), 4, "the example's agents store hashed tokens");
+    for secret in secrets {
+        assert!(!stdout.contains(secret), "token hash {secret} printed");
     }
     assert!(stdout.contains("<redacted>"));
+    // A plain token is masked too.
+    let output = switchboard()
+        .args(["check-config", "--config", example])
+        .env(
+            "SWITCHBOARD_AGENTS",
+            r#"[{id="x",name="X",token="plain-token-123",skills=["general"],languages=["en"]}]"#,
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("token = \"<redacted>\""), "{stdout}");
+    assert!(!stdout.contains("plain-token-123"), "{stdout}");
+}
+
+#[test]
+fn hash_token_makes_a_token_whose_hash_signs_in() {
+    let output = switchboard().arg("hash-token").output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let token = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("# sbt_"))
+        .map(|rest| format!("sbt_{rest}"))
+        .unwrap_or_else(|| panic!("no token printed:\n{stdout}"));
+    let hash = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token_sha256 = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no hash printed:\n{stdout}"));
+    assert_eq!(token.len(), 68);
+    assert_eq!(hash, switchboard::roster::hex_digest(&token));
+    let again = switchboard().arg("hash-token").output().unwrap();
+    assert_ne!(again.stdout, output.stdout, "a new token every time");
+
+    // --stdin hashes the given token and prints only the hash.
+    let mut child = switchboard()
+        .args(["hash-token", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"example-token-ana\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "token_sha256 = \"{}\"\n",
+            switchboard::roster::hex_digest("example-token-ana")
+        )
+    );
+    let mut child = switchboard()
+        .args(["hash-token", "--stdin"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 8 bytes"));
+}
+
+#[test]
+fn bad_security_settings_stop_start_up_naming_the_key() {
+    refused(
+        "[security]\nallowed_origins = [\"www.exchange.com\"]",
+        &[],
+        "security.allowed_origins[0]",
+    );
+    refused(
+        "[security]\ntrusted_proxies = [\"10.0.0.0/40\"]",
+        &[],
+        "security.trusted_proxies[0]",
+    );
+    refused(
+        "[security]\nheader_read_secs = 0",
+        &[],
+        "security.header_read_secs",
+    );
+    refused(
+        "[security]\nmax_connections_per_address = 0",
+        &[],
+        "security.max_connections_per_address",
+    );
+    refused(
+        "[security]\nrequire_identity = \"yes\"",
+        &[],
+        "require_identity",
+    );
+    refused(
+        "[[agents]]\nid = \"a\"\nname = \"A\"\ntoken_sha256 = \"not-hex\"\nskills = [\"general\"]\nlanguages = [\"en\"]",
+        &[],
+        "agents[0].token_sha256",
+    );
 }
 
 #[test]

@@ -240,3 +240,45 @@ pub(super) fn agent(frame: &AgentFrame, config: &Config) -> Result<(), Refusal> 
         | AgentFrame::Escalate { .. } => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_other_than_newline_and_tab_are_found() {
+        assert_eq!(control_character("plain text, 中文, عربى, emoji 🚀"), None);
+        assert_eq!(control_character("two\nlines\tand a tab"), None);
+        assert_eq!(control_character("windows\r\nline"), None);
+        assert_eq!(control_character("bell\u{7}"), Some((5, '\u{7}')));
+        assert_eq!(control_character("nul\0cut"), Some((4, '\0')));
+        assert_eq!(control_character("\u{1b}[2Jclear"), Some((1, '\u{1b}')));
+        assert_eq!(control_character("lone\rreturn"), Some((5, '\r')));
+        assert_eq!(control_character("c1 \u{9b} csi"), Some((4, '\u{9b}')));
+        assert_eq!(control_character("del\u{7f}"), Some((4, '\u{7f}')));
+    }
+
+    #[test]
+    fn a_control_character_in_a_message_or_metadata_is_refused_naming_it() {
+        let config = Config::default();
+        let mut frame = CustomerFrame::Message {
+            client_msg_id: "c-1".into(),
+            text: "hello\u{1b}]8;;https://evil.example\u{7}".into(),
+        };
+        let (error, reference) = customer(&mut frame, &config).unwrap_err();
+        assert_eq!(error.code, ErrorCode::BadRequest);
+        assert!(error.message.contains("U+001B"), "{}", error.message);
+        assert_eq!(reference.as_deref(), Some("c-1"));
+        let mut start: CustomerFrame = serde_json::from_value(serde_json::json!({
+            "type": "start", "topic": "general",
+            "metadata": {"page": {"title": "ok", "tags": ["x", "nul\u{0}"]}}
+        }))
+        .unwrap();
+        let (error, _) = customer(&mut start, &config).unwrap_err();
+        assert!(
+            error.message.contains("metadata.page.tags[1]"),
+            "{}",
+            error.message
+        );
+    }
+}

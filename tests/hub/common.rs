@@ -151,6 +151,28 @@ pub async fn http_request(
     headers: &str,
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = http_request_from(
+        addr,
+        "127.0.0.1".parse().unwrap(),
+        method,
+        path,
+        headers,
+        body,
+    )
+    .await;
+    (status, body)
+}
+
+/// [`http_request`] from the loopback address `from`, answering the status,
+/// the response's header block and its body.
+pub async fn http_request_from(
+    addr: SocketAddr,
+    from: std::net::IpAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let length = if method == "GET" && body.is_empty() {
         String::new()
@@ -158,7 +180,9 @@ pub async fn http_request(
         format!("Content-Length: {}\r\n", body.len())
     };
     let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let socket = tokio::net::TcpSocket::new_v4().ok()?;
+        socket.bind(SocketAddr::new(from, 0)).ok()?;
+        let mut stream = socket.connect(addr).await.ok()?;
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}{length}Connection: close\r\n\r\n{body}"
         );
@@ -168,18 +192,18 @@ pub async fn http_request(
         Some(response)
     };
     let Ok(Some(response)) = tokio::time::timeout(Duration::from_secs(2), exchange).await else {
-        return (0, String::new());
+        return (0, String::new(), String::new());
     };
     let status = response
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response
+    let (head, body) = response
         .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
+        .map(|(h, b)| (h.to_string(), b.to_string()))
         .unwrap_or_default();
-    (status, body)
+    (status, head, body)
 }
 
 /// One REST call to `addr` with an agent token (`None`: no `Authorization` header) and
@@ -278,6 +302,36 @@ impl Ws {
             .await
             .expect("websocket connects");
         Self { stream }
+    }
+
+    /// Connect from the loopback address `from` (127.0.0.x) with extra
+    /// request headers; `Err` is the HTTP status of a refused upgrade (0:
+    /// no answer).
+    pub async fn connect_from(
+        addr: SocketAddr,
+        path: &str,
+        from: std::net::IpAddr,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(from, 0)).unwrap();
+        let tcp = socket.connect(addr).await.map_err(|_| 0u16)?;
+        let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await {
+            Ok((stream, _)) => Ok(Self { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(_) => Err(0),
+        }
     }
 
     /// Connect, or `None` if nothing (or a node on standby) answers there.
