@@ -146,6 +146,7 @@ pub fn roster_toml(agents: usize, capacity: u32) -> String {
          [limits]\ncustomer_frames_per_sec = {RELAY_FRAME_BUDGET}\n\
          customer_frame_burst = {RELAY_FRAME_BUDGET}\n"
     );
+    out.push_str(crate::scenario::LOAD_SECURITY);
     out
 }
 

@@ -630,9 +630,17 @@ impl Scenario {
                 a.capacity,
             );
         }
+        out.push_str(LOAD_SECURITY);
         out
     }
 }
+
+/// What a server under load from one machine needs of `[security]`: the load
+/// tester opens thousands of connections from each 127.0.0.x address, far
+/// past the per-address cap that protects a node on the internet.
+pub const LOAD_SECURITY: &str = "\n# The load tester opens thousands of connections from each 127.0.0.x\n\
+     # address: lift the per-address cap (merge into an existing [security] table).\n\
+     [security]\nmax_connections_per_address = 1000000\n";
 
 impl Phase {
     /// Arrivals per second `offset_secs` into this phase.
