@@ -25,6 +25,7 @@
 //! | [`metrics`] | Prometheus registry of the node |
 //! | [`presence`] | which agents are on duty on which node, by heartbeat with a TTL |
 //! | [`on_duty`] | this node's presence snapshot fresh from its hub, and who is on duty per topic (snapshots through the roster), cached for a second, for the widget's settings |
+//! | [`secrets`] | secrets in chat text: seed phrases, private keys and 2FA codes a customer pastes (masked), and agent messages that ask for one |
 //! | [`state`] | what every handler shares: config, hub slot, store, presence, metrics, shutdown |
 //! | [`server`] | routes, building the node's [`state::AppState`] (store, presence board, hub or cluster role), the presence heartbeat, `run(listener, config, shutdown)` |
 
@@ -43,6 +44,7 @@ pub mod on_duty;
 pub mod presence;
 pub mod protocol;
 pub mod roster;
+pub mod secrets;
 pub mod server;
 pub mod session;
 pub mod state;
