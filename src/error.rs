@@ -74,6 +74,9 @@ pub enum CloseCode {
     /// slow to drain its outbound queue, one silent past two pings, or one that
     /// kept sending past its rate limit.
     Policy,
+    /// 1002: protocol error. The client broke RFC 6455 itself (an unmasked
+    /// frame, a reserved opcode or bit, a malformed fragment or control frame).
+    Protocol,
     /// 1009: a frame bigger than the transport limit; the stream cannot be resynced.
     TooBig,
     /// 1011: the server hit an internal error for this session.
@@ -87,6 +90,7 @@ impl CloseCode {
     pub fn code(self) -> u16 {
         match self {
             Self::Unsupported => 1003,
+            Self::Protocol => 1002,
             Self::Policy => 1008,
             Self::TooBig => 1009,
             Self::Internal => 1011,
@@ -144,6 +148,12 @@ impl Disconnect {
     pub const FLOOD: Self = Self {
         code: CloseCode::Policy,
         reason: "rate limit: kept sending while refused",
+    };
+    /// The client broke the WebSocket framing rules; the stream cannot be
+    /// trusted past that frame.
+    pub const PROTOCOL: Self = Self {
+        code: CloseCode::Protocol,
+        reason: "websocket protocol error",
     };
     /// A binary frame: the protocol is JSON text frames.
     pub const BINARY: Self = Self {

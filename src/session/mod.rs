@@ -115,14 +115,12 @@ async fn hello(
         };
         let text = match received {
             Err(_) => return Err(Disconnect::HELLO_TIMEOUT),
-            Ok(Some(Err(e))) => {
-                return if is_capacity(e) {
-                    Err(Disconnect::TOO_BIG)
-                } else {
-                    Ok(None)
-                };
+            Ok(Some(Err(e))) => return transport_error(e).map_or(Ok(None), Err),
+            Ok(Some(Ok(WsMessage::Close(_)))) => {
+                answer_close(socket).await;
+                return Ok(None);
             }
-            Ok(None | Some(Ok(WsMessage::Close(_)))) => return Ok(None),
+            Ok(None) => return Ok(None),
             Ok(Some(Ok(WsMessage::Text(text)))) => text,
             Ok(Some(Ok(WsMessage::Binary(_)))) => return Err(Disconnect::BINARY),
             Ok(Some(Ok(_))) => continue,
@@ -277,14 +275,12 @@ async fn serve(
             received = socket.recv() => {
                 heard = tokio::time::Instant::now();
                 let text = match received {
-                    None | Some(Ok(WsMessage::Close(_))) => return Exit::Gone,
-                    Some(Err(e)) => {
-                        return if is_capacity(e) {
-                            Exit::Close(Disconnect::TOO_BIG)
-                        } else {
-                            Exit::Gone
-                        };
+                    Some(Ok(WsMessage::Close(_))) => {
+                        answer_close(socket).await;
+                        return Exit::Gone;
                     }
+                    None => return Exit::Gone,
+                    Some(Err(e)) => return transport_error(e).map_or(Exit::Gone, Exit::Close),
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::BINARY),
                     Some(Ok(_)) => continue,
@@ -385,11 +381,25 @@ fn reference_of(command: &Command) -> Option<SmolStr> {
     }
 }
 
-/// Did the read fail on the transport size limit (`limits.max_transport_bytes`)?
-fn is_capacity(e: axum::Error) -> bool {
-    e.into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+/// The close a failed read earns: over the transport size limit
+/// (`limits.max_transport_bytes`), or a frame that breaks RFC 6455. `None`:
+/// the peer is gone (reset, EOF), so there is nobody to tell.
+fn transport_error(e: axum::Error) -> Option<Disconnect> {
+    match e.into_inner().downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some(Disconnect::TOO_BIG),
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => None,
+        tungstenite::Error::Protocol(_) => Some(Disconnect::PROTOCOL),
+        _ => None,
+    }
+}
+
+/// The client closed first: tungstenite has queued the close reply (its own
+/// code, or 1002 for a code no endpoint may send) but only writes it on the
+/// next write or flush, and the session is about to drop the socket.
+async fn answer_close(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.flush()).await;
 }
 
 /// One text frame from a registered session: check it, then pass it to the hub;
