@@ -283,7 +283,18 @@ async fn serve(
                     Some(Err(e)) => return transport_error(e).map_or(Exit::Gone, Exit::Close),
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::BINARY),
-                    Some(Ok(_)) => continue,
+                    // Pings and pongs cost no hub work, but each is a read and
+                    // (for a ping) a pong to write: a client pinging in a loop
+                    // would burn a core unrefused. They spend the frame budget
+                    // like any frame; over it they are dropped without a word
+                    // (a control frame has no reply to carry an error), and a
+                    // flood of them is closed like any other.
+                    Some(Ok(_)) => {
+                        if budget.spend() == Verdict::Close {
+                            return Exit::Close(Disconnect::FLOOD);
+                        }
+                        continue;
+                    }
                 };
                 let verdict = budget.spend();
                 if verdict == Verdict::Close {

@@ -896,10 +896,11 @@ async fn adversarial_endless_fragments_are_closed_by_the_deadlines() {
         .unwrap();
     assert_eq!(after.recv(WAIT).await["type"], "welcome");
     // The control pair reads meanwhile, so its own pongs flow.
-    let ((before, _), (after, _), ()) = tokio::join!(
+    let ((before, _), (after, _), (), ()) = tokio::join!(
         endless(before),
         endless(after),
         control.customer.expect_silence(Duration::from_millis(3500)),
+        control.agent.expect_silence(Duration::from_millis(3500)),
     );
     assert_eq!(
         before,
