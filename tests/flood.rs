@@ -52,9 +52,10 @@ struct Tally {
     flood_frames: AtomicU64,
     rate_limited: AtomicU64,
     flood_closed_1008: AtomicU64,
-    /// Cut off after being refused, the close frame lost: the server closed
-    /// the socket with the flood's unread frames in it, so the client's
-    /// kernel got a reset, which discards what it had not read yet.
+    /// Cut off after being refused, without the close frame: the server
+    /// waits a second for the client's close after sending its own, reading
+    /// the flood meanwhile; past that it drops a socket with unread bytes in
+    /// it, and the reset discards what the client had not read yet.
     flood_reset: AtomicU64,
     other_closes: AtomicU64,
     pings: AtomicU64,

@@ -83,7 +83,23 @@ async fn close(socket: &mut WebSocket, disconnect: &Disconnect) {
         reason: Utf8Bytes::from_static(disconnect.reason),
     }));
     // A client that does not read cannot take a close frame either: bounded.
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(frame)).await;
+    if tokio::time::timeout(Duration::from_secs(1), socket.send(frame))
+        .await
+        .is_ok_and(|sent| sent.is_ok())
+    {
+        // Then wait (briefly) for the client's close, discarding what it sent
+        // meanwhile: a socket dropped with unread bytes in it (a flood) is
+        // reset, and the reset makes the client's kernel throw away the close
+        // frame before the client reads it, so it never learns why.
+        let drain = async {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, WsMessage::Close(_)) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    }
 }
 
 async fn send_text(socket: &mut WebSocket, text: String) -> bool {

@@ -970,3 +970,66 @@ async fn adversarial_oversized_upgrade_headers() {
     }
     server.shutdown().await;
 }
+
+/// With the documented default budgets (customer 10 a second, burst 20):
+/// pings and hellos after `hello` spend the frame budget like any frame.
+#[tokio::test]
+async fn adversarial_floods_of_pings_and_hellos_meet_the_frame_budget() {
+    let mut cfg = hostile_config();
+    let defaults = switchboard::config::Limits::default();
+    cfg.limits.customer_frames_per_sec = defaults.customer_frames_per_sec;
+    cfg.limits.customer_frame_burst = defaults.customer_frame_burst;
+    let server = TestServer::start(cfg).await;
+    let mut control = Control::new(&server).await;
+
+    // A ping flood: a few answered, then closed 1008 like a frame flood.
+    let mut raw = RawWs::connect(server.addr, "/ws/customer").await;
+    raw.json(&json!({"type": "hello", "visitor_id": "pinger"}))
+        .await
+        .unwrap();
+    assert_eq!(raw.recv(WAIT).await["type"], "welcome");
+    let mut pings = Vec::new();
+    for n in 0..5_000u32 {
+        pings.extend(raw_ws::encode(true, raw_ws::PING, &n.to_be_bytes(), true));
+    }
+    let _ = raw.write(&pings).await;
+    assert_eq!(
+        raw.end(WAIT).await,
+        Event::Close(1008, "rate limit: kept sending while refused".into())
+    );
+    // Pinging at a sane pace is fine.
+    let mut raw = RawWs::connect(server.addr, "/ws/customer").await;
+    raw.json(&json!({"type": "hello", "visitor_id": "pinger"}))
+        .await
+        .unwrap();
+    let _ = raw.recv(WAIT).await;
+    for _ in 0..10 {
+        raw.frame(true, raw_ws::PING, b"hi", true).await.unwrap();
+        assert_eq!(raw.next(WAIT).await, Event::Pong(b"hi".to_vec()));
+    }
+
+    // A hello flood after registering: within the burst, each is refused as
+    // a second hello; past it, rate_limited; then closed 1008.
+    let (mut mallory, _) = server.customer("mallory").await;
+    for _ in 0..200 {
+        mallory
+            .send(json!({"type": "hello", "visitor_id": "control"}))
+            .await;
+    }
+    let (mut again, mut limited) = (0, 0);
+    let close = loop {
+        match mallory.next(WAIT).await {
+            Some(Ok(error)) if error["code"] == "bad_request" => again += 1,
+            Some(Ok(error)) if error["code"] == "rate_limited" => limited += 1,
+            Some(Ok(other)) => panic!("{other}"),
+            Some(Err(close)) => break close,
+            None => panic!("not closed"),
+        }
+    };
+    // The hub's answers to the taken ones race the close: some may be cut off.
+    assert!(again <= defaults.customer_frame_burst, "{again}");
+    assert!(limited > 0);
+    assert_eq!(close.0, 1008, "{close:?}");
+    control.intact(&server).await;
+    server.shutdown().await;
+}
