@@ -81,9 +81,7 @@ fn flood_config() -> switchboard::config::Config {
 /// One customer session after another, each sending `message` frames as fast
 /// as the socket takes them until the server cuts it off.
 async fn frame_flooder(server: std::net::SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>) {
-    let mut round = 0u64;
     while !stop.load(Relaxed) {
-        round += 1;
         let Ok((ws, _)) = connect_async(format!("ws://{server}/ws/customer")).await else {
             continue;
         };
@@ -102,11 +100,11 @@ async fn frame_flooder(server: std::net::SocketAddr, stop: Arc<AtomicBool>, tall
                 let mut n = 0u64;
                 while !stop.load(Relaxed) {
                     n += 1;
-                    let frame = json!({"type": "typing", "on": n % 2 == 0}).to_string();
+                    let frame = json!({"type": "typing", "on": n.is_multiple_of(2)}).to_string();
                     if tx.feed(Message::Text(frame.into())).await.is_err() {
                         break;
                     }
-                    if n % 64 == 0 && tx.flush().await.is_err() {
+                    if n.is_multiple_of(64) && tx.flush().await.is_err() {
                         break;
                     }
                     tally.flood_frames.fetch_add(1, Relaxed);
@@ -151,7 +149,6 @@ async fn frame_flooder(server: std::net::SocketAddr, stop: Arc<AtomicBool>, tall
             () = stopped(&stop) => {}
         }
         sender.abort();
-        let _ = round;
     }
 }
 
@@ -179,7 +176,7 @@ async fn ping_flooder(server: std::net::SocketAddr, stop: Arc<AtomicBool>, tally
             {
                 return;
             }
-            if n % 64 == 0 && tx.flush().await.is_err() {
+            if n.is_multiple_of(64) && tx.flush().await.is_err() {
                 return;
             }
             tally.pings.fetch_add(1, Relaxed);
