@@ -83,7 +83,8 @@ impl FrameError {
 /// Close codes the server uses, one place for all of them (RFC 6455 §7.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseCode {
-    /// 1002: the peer broke the WebSocket protocol itself.
+    /// 1002: protocol error. The client broke RFC 6455 itself (an unmasked
+    /// frame, a reserved opcode or bit, a malformed fragment or control frame).
     Protocol,
     /// 1003: unsupported data (a binary frame; the protocol is JSON text).
     Unsupported,

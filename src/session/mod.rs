@@ -90,7 +90,23 @@ async fn close(socket: &mut WebSocket, disconnect: &Disconnect) {
         reason: Utf8Bytes::from_static(disconnect.reason),
     }));
     // A client that does not read cannot take a close frame either: bounded.
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(frame)).await;
+    if tokio::time::timeout(Duration::from_secs(1), socket.send(frame))
+        .await
+        .is_ok_and(|sent| sent.is_ok())
+    {
+        // Then wait (briefly) for the client's close, discarding what it sent
+        // meanwhile: a socket dropped with unread bytes in it (a flood) is
+        // reset, and the reset makes the client's kernel throw away the close
+        // frame before the client reads it, so it never learns why.
+        let drain = async {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, WsMessage::Close(_)) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    }
 }
 
 async fn send_text(socket: &mut WebSocket, text: String) -> bool {
@@ -123,13 +139,12 @@ async fn hello(
         };
         let text = match received {
             Err(_) => return Err(Disconnect::HELLO_TIMEOUT),
-            Ok(Some(Err(e))) => {
-                return match transport_failure(e) {
-                    Exit::Close(disconnect) => Err(disconnect),
-                    Exit::Gone => Ok(None),
-                };
+            Ok(Some(Err(e))) => return transport_error(e).map_or(Ok(None), Err),
+            Ok(Some(Ok(WsMessage::Close(_)))) => {
+                answer_close(socket).await;
+                return Ok(None);
             }
-            Ok(None | Some(Ok(WsMessage::Close(_)))) => return Ok(None),
+            Ok(None) => return Ok(None),
             Ok(Some(Ok(WsMessage::Text(text)))) => text,
             Ok(Some(Ok(WsMessage::Binary(_)))) => return Err(Disconnect::BINARY),
             Ok(Some(Ok(_))) => continue,
@@ -346,11 +361,26 @@ async fn serve(
             received = socket.recv() => {
                 heard = tokio::time::Instant::now();
                 let text = match received {
-                    None | Some(Ok(WsMessage::Close(_))) => return Exit::Gone,
-                    Some(Err(e)) => return transport_failure(e),
+                    Some(Ok(WsMessage::Close(_))) => {
+                        answer_close(socket).await;
+                        return Exit::Gone;
+                    }
+                    None => return Exit::Gone,
+                    Some(Err(e)) => return transport_error(e).map_or(Exit::Gone, Exit::Close),
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => return Exit::Close(Disconnect::BINARY),
-                    Some(Ok(_)) => continue,
+                    // Pings and pongs cost no hub work, but each is a read and
+                    // (for a ping) a pong to write: a client pinging in a loop
+                    // would burn a core unrefused. They spend the frame budget
+                    // like any frame; over it they are dropped without a word
+                    // (a control frame has no reply to carry an error), and a
+                    // flood of them is closed like any other.
+                    Some(Ok(_)) => {
+                        if budget.spend() == Verdict::Close {
+                            return Exit::Close(Disconnect::FLOOD);
+                        }
+                        continue;
+                    }
                 };
                 let verdict = budget.spend();
                 if verdict == Verdict::Close {
@@ -448,16 +478,27 @@ fn reference_of(command: &Command) -> Option<SmolStr> {
     }
 }
 
-/// How a failed read ends the session: over the transport size limit
-/// (`limits.max_transport_bytes`) 1009, a text frame that is not UTF-8 1007,
-/// a broken WebSocket protocol 1002; the peer gone, nothing to say.
-fn transport_failure(e: axum::Error) -> Exit {
-    match e.into_inner().downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::Capacity(_)) => Exit::Close(Disconnect::TOO_BIG),
-        Some(tungstenite::Error::Utf8(_)) => Exit::Close(Disconnect::INVALID_UTF8),
-        Some(tungstenite::Error::Protocol(_)) => Exit::Close(Disconnect::PROTOCOL),
-        _ => Exit::Gone,
+/// The close a failed read earns: over the transport size limit
+/// (`limits.max_transport_bytes`), a text frame that is not UTF-8, or a
+/// frame that breaks RFC 6455. `None`:
+/// the peer is gone (reset, EOF), so there is nobody to tell.
+fn transport_error(e: axum::Error) -> Option<Disconnect> {
+    match e.into_inner().downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some(Disconnect::TOO_BIG),
+        tungstenite::Error::Utf8(_) => Some(Disconnect::INVALID_UTF8),
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => None,
+        tungstenite::Error::Protocol(_) => Some(Disconnect::PROTOCOL),
+        _ => None,
     }
+}
+
+/// The client closed first: tungstenite has queued the close reply (its own
+/// code, or 1002 for a code no endpoint may send) but only writes it on the
+/// next write or flush, and the session is about to drop the socket.
+async fn answer_close(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.flush()).await;
 }
 
 /// One text frame from a registered session: check it, then pass it to the hub;

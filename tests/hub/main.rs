@@ -5,6 +5,7 @@ mod common;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 
+mod adversarial;
 mod bad_input;
 mod canned_api;
 mod customer_tier;
@@ -16,6 +17,7 @@ mod lifecycle;
 mod operations;
 mod race;
 mod rate_limit;
+mod raw_ws;
 mod restart;
 mod routing;
 mod supervisor_api;
