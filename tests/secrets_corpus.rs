@@ -61,22 +61,34 @@ fn leaked(secret: &str, masked: &str) -> Option<String> {
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
             .collect();
-        return words.windows(4).find_map(|w| {
-            masked_words.windows(4).any(|m| m == w).then(|| w.join(" "))
-        });
+        return words
+            .windows(4)
+            .find_map(|w| masked_words.windows(4).any(|m| m == w).then(|| w.join(" ")));
     }
-    let chars: Vec<char> = secret.to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+    let chars: Vec<char> = secret
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     if chars.len() >= 12 && !secret.contains(' ') {
-        return chars.windows(8).map(|w| w.iter().collect::<String>()).find(|w| masked.contains(w.as_str()));
+        return chars
+            .windows(8)
+            .map(|w| w.iter().collect::<String>())
+            .find(|w| masked.contains(w.as_str()));
     }
     // Short secrets (codes, glued Chinese phrases): the whole of it, or for
     // glued CJK any 4 characters in a row.
     let compact: String = chars.iter().collect();
     if compact.chars().all(|c| !c.is_ascii()) && compact.chars().count() >= 12 {
         let masked_compact: String = masked.chars().filter(|c| !c.is_whitespace()).collect();
-        return chars.windows(4).map(|w| w.iter().collect::<String>()).find(|w| masked_compact.contains(w.as_str()));
+        return chars
+            .windows(4)
+            .map(|w| w.iter().collect::<String>())
+            .find(|w| masked_compact.contains(w.as_str()));
     }
-    masked.contains(&secret.to_lowercase()).then(|| secret.to_owned())
+    masked
+        .contains(&secret.to_lowercase())
+        .then(|| secret.to_owned())
 }
 
 #[test]
@@ -107,14 +119,19 @@ fn customer_corpus() {
         } else if let Some(leak) = leaked(&case.secret, &r.text) {
             Some(format!("leaks {leak:?}"))
         } else {
-            case.keep.iter().find(|k| !r.text.contains(k.as_str())).map(|k| format!("lost {k:?}"))
+            case.keep
+                .iter()
+                .find(|k| !r.text.contains(k.as_str()))
+                .map(|k| format!("lost {k:?}"))
         };
         if let Some(p) = problem {
             fn_ += 1;
             println!("FALSE NEGATIVE ({p}) {:?}\n  -> {:?}", case.text, r.text);
         }
     }
-    println!("customer.jsonl: {benign} benign, {fp} false positives; {secret} with secrets, {fn_} false negatives");
+    println!(
+        "customer.jsonl: {benign} benign, {fp} false positives; {secret} with secrets, {fn_} false negatives"
+    );
     assert!(benign >= 250 && secret >= 90, "corpus too small");
     assert!(fp <= MAX_CUSTOMER_FALSE_POSITIVES, "{fp} false positives");
     assert!(fn_ <= MAX_CUSTOMER_FALSE_NEGATIVES, "{fn_} false negatives");
@@ -143,7 +160,9 @@ fn agent_corpus() {
             }
         }
     }
-    println!("agent.jsonl: {benign} benign, {fp} false positives; {asks} asking, {fn_} false negatives");
+    println!(
+        "agent.jsonl: {benign} benign, {fp} false positives; {asks} asking, {fn_} false negatives"
+    );
     assert!(fp <= MAX_AGENT_FALSE_POSITIVES, "{fp} false positives");
     assert!(fn_ <= MAX_AGENT_FALSE_NEGATIVES, "{fn_} false negatives");
 }

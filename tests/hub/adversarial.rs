@@ -493,10 +493,15 @@ async fn adversarial_agents_reach_only_what_they_hold() {
     }
     mallory.expect_silence(Duration::from_millis(100)).await;
 
-    // Agent token guessing: every wrong token is refused and closed; the
-    // right one still works afterwards (no lockout to abuse either).
+    // Agent token guessing from one address: the first burst of wrong
+    // tokens is refused and closed; past it every attempt, the right token
+    // included, is refused unchecked. Other addresses are not locked out.
+    let guesser: std::net::IpAddr = "127.0.0.20".parse().unwrap();
+    let burst = switchboard::config::SecuritySettings::default().auth_failure_burst;
     for n in 0..100 {
-        let mut guess = Ws::connect(server.addr, "/ws/agent").await;
+        let mut guess = Ws::connect_from(server.addr, "/ws/agent", guesser, &[])
+            .await
+            .unwrap();
         let token = match n % 4 {
             0 => format!("token-{n}"),
             1 => "token-an".to_string(),
@@ -504,9 +509,22 @@ async fn adversarial_agents_reach_only_what_they_hold() {
             _ => "t".repeat(10_000),
         };
         guess.send(json!({"type": "hello", "token": token})).await;
-        assert_eq!(guess.expect("error").await["code"], "unauthorized");
-        assert_eq!(guess.expect_close().await, (1008, "unauthorized".into()));
+        let error = guess.expect("error").await;
+        if n < burst {
+            assert_eq!(error["code"], "unauthorized");
+            assert_eq!(guess.expect_close().await, (1008, "unauthorized".into()));
+        } else {
+            assert_eq!(error["code"], "rate_limited", "attempt {n}: {error}");
+            assert_eq!(guess.expect_close().await.0, 1008);
+        }
     }
+    let mut right = Ws::connect_from(server.addr, "/ws/agent", guesser, &[])
+        .await
+        .unwrap();
+    right
+        .send(json!({"type": "hello", "token": "token-ann"}))
+        .await;
+    assert_eq!(right.expect("error").await["code"], "rate_limited");
     for token in [json!(null), json!(1), json!(["token-ann"])] {
         let mut guess = Ws::connect(server.addr, "/ws/agent").await;
         refused(
