@@ -133,8 +133,15 @@ fn hash_token(from_stdin: bool) -> anyhow::Result<()> {
 }
 
 fn init_logs(json: bool) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // tungstenite logs every message's payload at trace: what customers
+    // type, before a secret in it was masked. Never that, whatever the filter.
+    for cap in ["tungstenite=debug", "tokio_tungstenite=debug"] {
+        if let Ok(directive) = cap.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

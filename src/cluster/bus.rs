@@ -63,8 +63,11 @@ pub enum Inbound {
     Customer {
         /// The session.
         session: SessionId,
-        /// The frame.
+        /// The frame, its secrets already masked.
         frame: CustomerFrame,
+        /// The kinds of secret masked in it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        redacted: Vec<crate::secrets::SecretKind>,
     },
     /// A validated agent frame.
     Agent {
@@ -266,7 +269,15 @@ async fn drain_inbox(
                 agent,
                 resume,
             },
-            Inbound::Customer { session, frame } => Command::FromCustomer { session, frame },
+            Inbound::Customer {
+                session,
+                frame,
+                redacted,
+            } => Command::FromCustomer {
+                session,
+                frame,
+                redacted,
+            },
             Inbound::Agent { session, frame } => Command::FromAgent { session, frame },
             Inbound::Left { session } => Command::Left { session },
         };
@@ -351,7 +362,15 @@ impl Follower {
                     resume,
                 }
             }
-            Command::FromCustomer { session, frame } => Inbound::Customer { session, frame },
+            Command::FromCustomer {
+                session,
+                frame,
+                redacted,
+            } => Inbound::Customer {
+                session,
+                frame,
+                redacted,
+            },
             Command::FromAgent { session, frame } => Inbound::Agent { session, frame },
             Command::Left { session } => {
                 self.sessions().remove(&session);

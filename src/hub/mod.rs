@@ -16,6 +16,7 @@ mod eta;
 mod lifecycle;
 mod restore;
 pub mod router;
+mod secrets;
 mod slot;
 mod supervisor;
 mod tickets;
@@ -82,8 +83,10 @@ pub enum Command {
     FromCustomer {
         /// The session.
         session: SessionId,
-        /// The frame (never `hello`).
+        /// The frame (never `hello`), its secrets already masked.
         frame: CustomerFrame,
+        /// The kinds of secret masked in it: the customer is warned.
+        redacted: Vec<crate::secrets::SecretKind>,
     },
     /// A validated frame from an agent session.
     FromAgent {
@@ -518,7 +521,16 @@ impl Hub {
                 agent,
                 resume,
             } => self.agent_hello(link, agent, resume, now),
-            Command::FromCustomer { session, frame } => self.customer_frame(session, frame, now),
+            Command::FromCustomer {
+                session,
+                frame,
+                redacted,
+            } => {
+                self.customer_frame(session, frame, now);
+                if !redacted.is_empty() {
+                    self.warn_of_secrets(session);
+                }
+            }
             Command::FromAgent { session, frame } => self.agent_frame(session, frame, now),
             Command::Left { session } => self.session_left(session, now),
             Command::LiveNodes { nodes } => {

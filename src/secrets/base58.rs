@@ -40,7 +40,11 @@ pub(super) fn find(text: &str, out: &mut Vec<Finding>) {
         }
         let token = &text[start..i];
         if let Some(kind) = classify(token) {
-            out.push(Finding { start, end: i, kind });
+            out.push(Finding {
+                start,
+                end: i,
+                kind,
+            });
         }
     }
 }
@@ -49,11 +53,17 @@ pub(super) fn find(text: &str, out: &mut Vec<Finding>) {
 /// and leading characters decide before any decoding.
 fn classify(token: &str) -> Option<SecretKind> {
     let b = token.as_bytes();
-    let wif_shape = matches!((b.len(), b.first()), (51, Some(b'5' | b'9')) | (52, Some(b'K' | b'L' | b'c')));
+    let wif_shape = matches!(
+        (b.len(), b.first()),
+        (51, Some(b'5' | b'9')) | (52, Some(b'K' | b'L' | b'c'))
+    );
     if wif_shape {
         // 1 version + 32 key + 1 flag + 4 checksum.
         let mut buf = [0u8; 38];
-        let n = bs58::decode(token).with_check(None).onto(&mut buf[..]).ok()?;
+        let n = bs58::decode(token)
+            .with_check(None)
+            .onto(&mut buf[..])
+            .ok()?;
         let payload = buf.get(..n)?;
         let ok = match payload {
             [v, _key @ ..] if payload.len() == 33 => WIF_VERSIONS.contains(v),
@@ -65,7 +75,10 @@ fn classify(token: &str) -> Option<SecretKind> {
     if b.len() == 111 && XPRV_PREFIXES.iter().any(|p| b.starts_with(p)) {
         // 78 payload + 4 checksum.
         let mut buf = [0u8; 82];
-        let n = bs58::decode(token).with_check(None).onto(&mut buf[..]).ok()?;
+        let n = bs58::decode(token)
+            .with_check(None)
+            .onto(&mut buf[..])
+            .ok()?;
         let payload = buf.get(..n)?;
         // Byte 45 is the 0x00 that pads a private key to 33 bytes.
         let ok = payload.len() == 78

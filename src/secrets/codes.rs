@@ -51,7 +51,11 @@ pub(super) fn find(text: &str, lowered: &mut Lowered<'_>, out: &mut Vec<Finding>
                 if let Some(prev) = found.take() {
                     out.push(prev);
                 }
-                found = Some(Finding { start, end, kind: SecretKind::TwoFactorBackupCodes });
+                found = Some(Finding {
+                    start,
+                    end,
+                    kind: SecretKind::TwoFactorBackupCodes,
+                });
             }
         }
     }
@@ -87,7 +91,8 @@ fn next_token(bytes: &[u8], mut i: usize) -> Option<(usize, usize, usize)> {
 fn shape(bytes: &[u8], start: usize, end: usize) -> Option<Shape> {
     let t = &bytes[start..end];
     if t.iter().all(u8::is_ascii_digit) {
-        return ((6..=10).contains(&t.len()) && !is_decimal(bytes, start, end)).then_some(Shape::Code);
+        return ((6..=10).contains(&t.len()) && !is_decimal(bytes, start, end))
+            .then_some(Shape::Code);
     }
     if t.contains(&b'-') {
         let groups_ok = t.split(|&b| b == b'-').all(|g| (4..=5).contains(&g.len()));
@@ -95,7 +100,9 @@ fn shape(bytes: &[u8], start: usize, end: usize) -> Option<Shape> {
         let groups = t.iter().filter(|&&b| b == b'-').count() + 1;
         return (groups_ok && has_digit && (2..=4).contains(&groups)).then_some(Shape::Code);
     }
-    let base32 = t.iter().all(|&b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
+    let base32 = t
+        .iter()
+        .all(|&b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
     let mixed = t.iter().any(u8::is_ascii_digit) && t.iter().any(u8::is_ascii_uppercase);
     (matches!(t.len(), 16 | 32) && base32 && mixed).then_some(Shape::Base32Secret)
 }
@@ -103,7 +110,9 @@ fn shape(bytes: &[u8], start: usize, end: usize) -> Option<Shape> {
 /// "1234 5678" (how Google prints backup codes): two groups of 4-5 digits
 /// split by one space. Returns the end of the second group.
 fn joined_digit_groups(bytes: &[u8], start: usize, end: usize) -> Option<usize> {
-    let digits = |s: usize, e: usize| (4..=5).contains(&(e - s)) && bytes[s..e].iter().all(u8::is_ascii_digit);
+    let digits = |s: usize, e: usize| {
+        (4..=5).contains(&(e - s)) && bytes[s..e].iter().all(u8::is_ascii_digit)
+    };
     if !digits(start, end) || bytes.get(end) != Some(&b' ') {
         return None;
     }
@@ -126,13 +135,33 @@ fn is_decimal(bytes: &[u8], start: usize, end: usize) -> bool {
 }
 
 fn is_code(lower: &str, start: usize, end: usize, shape: Shape) -> bool {
-    let backup = context::cue_wins(lower, (start, end), BACKUP_REACH, context::BACKUP_CODES, context::NOT_A_CODE);
+    let backup = context::cue_wins(
+        lower,
+        (start, end),
+        BACKUP_REACH,
+        context::BACKUP_CODES,
+        context::NOT_A_CODE,
+    );
     match shape {
         Shape::Base32Secret => {
-            backup || context::cue_wins(lower, (start, end), LIVE_REACH, &["setup key", "2fa key", "2fa secret", "secret key"], &[])
+            backup
+                || context::cue_wins(
+                    lower,
+                    (start, end),
+                    LIVE_REACH,
+                    &["setup key", "2fa key", "2fa secret", "secret key"],
+                    &[],
+                )
         }
         Shape::Code => {
-            backup || context::cue_wins(lower, (start, end), LIVE_REACH, context::LIVE_CODE, context::NOT_A_CODE)
+            backup
+                || context::cue_wins(
+                    lower,
+                    (start, end),
+                    LIVE_REACH,
+                    context::LIVE_CODE,
+                    context::NOT_A_CODE,
+                )
         }
     }
 }
@@ -141,7 +170,9 @@ fn is_code(lower: &str, start: usize, end: usize, shape: Shape) -> bool {
 fn joins(gap: &str) -> bool {
     gap.len() <= MAX_LIST_GAP
         && gap.chars().all(|c| !c.is_alphabetic())
-        && gap.split(|c: char| !c.is_ascii_digit()).all(|d| d.len() <= 2)
+        && gap
+            .split(|c: char| !c.is_ascii_digit())
+            .all(|d| d.len() <= 2)
 }
 
 #[cfg(test)]
@@ -169,7 +200,10 @@ mod tests {
         assert_eq!(masked("my 2fa code is 123456"), vec!["123456"]);
         assert_eq!(masked("验证码 482913"), vec!["482913"]);
         assert_eq!(masked("код подтверждения: 482913"), vec!["482913"]);
-        assert_eq!(masked("Google Authenticator setup key JBSWY3DPEHPK3PXP"), vec!["JBSWY3DPEHPK3PXP"]);
+        assert_eq!(
+            masked("Google Authenticator setup key JBSWY3DPEHPK3PXP"),
+            vec!["JBSWY3DPEHPK3PXP"]
+        );
     }
 
     #[test]

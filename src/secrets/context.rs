@@ -315,7 +315,13 @@ mod tests {
         let end = start + 4;
         assert_eq!(distance(text, start, end, 40, 40, PRIVATE_KEY), Some(2));
         assert_eq!(distance(text, start, end, 40, 40, NOT_A_KEY), Some(9));
-        assert!(cue_wins(text, (start, end), (40, 40), PRIVATE_KEY, NOT_A_KEY));
+        assert!(cue_wins(
+            text,
+            (start, end),
+            (40, 40),
+            PRIVATE_KEY,
+            NOT_A_KEY
+        ));
         assert_eq!(distance(text, start, end, 1, 1, PRIVATE_KEY), None);
     }
 }

@@ -31,8 +31,18 @@ pub(super) fn find(text: &str, lowered: &mut Lowered<'_>, out: &mut Vec<Finding>
             continue;
         }
         let lower = lowered.get();
-        if context::cue_wins(lower, (start, i), REACH, context::PRIVATE_KEY, context::NOT_A_KEY) {
-            out.push(Finding { start, end: i, kind: SecretKind::HexPrivateKey });
+        if context::cue_wins(
+            lower,
+            (start, i),
+            REACH,
+            context::PRIVATE_KEY,
+            context::NOT_A_KEY,
+        ) {
+            out.push(Finding {
+                start,
+                end: i,
+                kind: SecretKind::HexPrivateKey,
+            });
         }
     }
 }
@@ -64,7 +74,10 @@ mod tests {
         ] {
             let found = scan(&text);
             assert_eq!(found.len(), 1, "{text}");
-            assert_eq!(&text[found[0].start..found[0].end].trim_start_matches("0x"), &KEY);
+            assert_eq!(
+                &text[found[0].start..found[0].end].trim_start_matches("0x"),
+                &KEY
+            );
         }
     }
 

@@ -41,8 +41,21 @@ const LEFT_OVER: usize = 4;
 const MAX_WORD_BYTES: usize = 48;
 /// Words that mark a Chinese mnemonic typed without separators.
 const ZH_CUES: &[&str] = &[
-    "助记词", "助記詞", "种子", "種子", "恢复词", "恢復詞", "钱包", "錢包", "私钥", "私鑰", "备份", "備份", "seed",
-    "mnemonic", "phrase",
+    "助记词",
+    "助記詞",
+    "种子",
+    "種子",
+    "恢复词",
+    "恢復詞",
+    "钱包",
+    "錢包",
+    "私钥",
+    "私鑰",
+    "备份",
+    "備份",
+    "seed",
+    "mnemonic",
+    "phrase",
 ];
 
 /// The list index of a folded word in each language, [`ABSENT`] where it is
@@ -60,7 +73,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -195,7 +212,10 @@ impl WordIndex {
 
 /// Masks the mnemonics in one maximal run of list words of language `l`.
 fn scan_run(text: &str, lang: Language, l: usize, run: &[Word], out: &mut Vec<Finding>) {
-    let chinese = matches!(lang, Language::SimplifiedChinese | Language::TraditionalChinese);
+    let chinese = matches!(
+        lang,
+        Language::SimplifiedChinese | Language::TraditionalChinese
+    );
     let cue = chinese && has_zh_cue(text);
     let mut windows = Vec::new();
     let mut i = 0;
@@ -224,7 +244,11 @@ fn scan_run(text: &str, lang: Language, l: usize, run: &[Word], out: &mut Vec<Fi
     let numbered = run.iter().skip(1).filter(|w| w.numbered).count() * 2 >= run.len();
     let covered: usize = windows
         .iter()
-        .map(|f| run.iter().filter(|w| w.start >= f.start && w.end <= f.end).count())
+        .map(|f| {
+            run.iter()
+                .filter(|w| w.start >= f.start && w.end <= f.end)
+                .count()
+        })
         .sum();
     if spaced && (run.len() >= UNCHECKED_RUN || numbered) && run.len() - covered >= LEFT_OVER {
         out.push(span(run));
@@ -281,7 +305,11 @@ fn checksum_ok(lang: Language, l: usize, window: &[Word]) -> bool {
 fn span(words: &[Word]) -> Finding {
     let start = words.first().map_or(0, |w| w.start);
     let end = words.last().map_or(start, |w| w.end);
-    Finding { start, end, kind: SecretKind::SeedPhrase }
+    Finding {
+        start,
+        end,
+        kind: SecretKind::SeedPhrase,
+    }
 }
 
 /// Cheap pre-check: at least 12 space-separated chunks, or 12 CJK
@@ -331,7 +359,11 @@ fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
         loop {
             let (start, c) = chars.next()?;
             if is_han(c) {
-                return Some(Token { start, end: start + c.len_utf8(), class: Class::Word });
+                return Some(Token {
+                    start,
+                    end: start + c.len_utf8(),
+                    class: Class::Word,
+                });
             }
             if !c.is_alphanumeric() {
                 continue;
@@ -405,7 +437,8 @@ mod tests {
 
     /// BIP-39 test vectors (trezor/python-mnemonic vectors.json).
     const ABANDON_12: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-    const LEGAL_12: &str = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+    const LEGAL_12: &str =
+        "legal winner thank year wave sausage worth useful legal winner thank yellow";
     const VECTOR_24: &str = "void come effort suffer camp survey warrior heavy shoot primary clutch crush open amazing screen patrol group space point ten exist slush involve unfold";
 
     fn index() -> &'static WordIndex {
@@ -454,15 +487,25 @@ mod tests {
         let found = masked(&numbered);
         assert_eq!(found.len(), 1);
         assert!(found[0].starts_with("legal") && found[0].ends_with("yellow"));
-        let hashes: String = LEGAL_12.split(' ').enumerate().map(|(i, w)| format!("#{} {w} ", i + 1)).collect();
+        let hashes: String = LEGAL_12
+            .split(' ')
+            .enumerate()
+            .map(|(i, w)| format!("#{} {w} ", i + 1))
+            .collect();
         assert_eq!(masked(&hashes).len(), 1);
-        let parens: String = LEGAL_12.split(' ').enumerate().map(|(i, w)| format!("{}) {w} ", i + 1)).collect();
+        let parens: String = LEGAL_12
+            .split(' ')
+            .enumerate()
+            .map(|(i, w)| format!("{}) {w} ", i + 1))
+            .collect();
         assert_eq!(masked(&parens).len(), 1);
     }
 
     #[test]
     fn spanish_and_chinese_mnemonics() {
-        let es = Mnemonic::from_entropy_in(Language::Spanish, &[7u8; 16]).map(|m| m.to_string()).unwrap_or_default();
+        let es = Mnemonic::from_entropy_in(Language::Spanish, &[7u8; 16])
+            .map(|m| m.to_string())
+            .unwrap_or_default();
         assert_eq!(masked(&es).len(), 1, "{es}");
         let stripped: String = es.nfkd().filter(|c| !is_combining_mark(*c)).collect();
         assert_eq!(masked(&stripped).len(), 1, "{stripped}");
@@ -478,8 +521,14 @@ mod tests {
 
     #[test]
     fn ordinary_chinese_passes() {
-        assert!(masked("我的账户无法登录，请帮我看看是什么问题，我已经等了很久了，谢谢你们的帮助").is_empty());
-        assert!(masked("你好我想问一下为什么我的提现一直没有到账已经过去三个小时了能不能帮我查一下").is_empty());
+        assert!(
+            masked("我的账户无法登录，请帮我看看是什么问题，我已经等了很久了，谢谢你们的帮助")
+                .is_empty()
+        );
+        assert!(
+            masked("你好我想问一下为什么我的提现一直没有到账已经过去三个小时了能不能帮我查一下")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -491,11 +540,12 @@ mod tests {
 
     #[test]
     fn mistyped_seed_is_masked_when_numbered_or_long() {
-        let bad: String = "legal winner thank year wave sausage worth useful legal winner thank thank"
-            .split(' ')
-            .enumerate()
-            .map(|(i, w)| format!("{}. {w} ", i + 1))
-            .collect();
+        let bad: String =
+            "legal winner thank year wave sausage worth useful legal winner thank thank"
+                .split(' ')
+                .enumerate()
+                .map(|(i, w)| format!("{}. {w} ", i + 1))
+                .collect();
         assert_eq!(masked(&bad).len(), 1);
         let long = "legal winner thank year wave sausage worth useful legal winner thank thank wave worth legal";
         assert_eq!(masked(long), vec![long]);

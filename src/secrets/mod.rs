@@ -197,8 +197,16 @@ mod tests {
         let r = apply(
             text,
             vec![
-                Finding { start: 4, end: 11, kind: SecretKind::TwoFactorBackupCodes },
-                Finding { start: 0, end: 7, kind: SecretKind::SeedPhrase },
+                Finding {
+                    start: 4,
+                    end: 11,
+                    kind: SecretKind::TwoFactorBackupCodes,
+                },
+                Finding {
+                    start: 0,
+                    end: 7,
+                    kind: SecretKind::SeedPhrase,
+                },
             ],
         );
         assert_eq!(r.text, "[redacted: seed phrase]");
@@ -211,18 +219,39 @@ mod tests {
         let r = apply(
             text,
             vec![
-                Finding { start: 6, end: 7, kind: SecretKind::SeedPhrase },
-                Finding { start: 0, end: 1, kind: SecretKind::HexPrivateKey },
-                Finding { start: 2, end: 3, kind: SecretKind::SeedPhrase },
+                Finding {
+                    start: 6,
+                    end: 7,
+                    kind: SecretKind::SeedPhrase,
+                },
+                Finding {
+                    start: 0,
+                    end: 1,
+                    kind: SecretKind::HexPrivateKey,
+                },
+                Finding {
+                    start: 2,
+                    end: 3,
+                    kind: SecretKind::SeedPhrase,
+                },
             ],
         );
-        assert_eq!(r.text, "[redacted: private key] [redacted: seed phrase] c [redacted: seed phrase]");
-        assert_eq!(r.kinds, vec![SecretKind::HexPrivateKey, SecretKind::SeedPhrase]);
+        assert_eq!(
+            r.text,
+            "[redacted: private key] [redacted: seed phrase] c [redacted: seed phrase]"
+        );
+        assert_eq!(
+            r.kinds,
+            vec![SecretKind::HexPrivateKey, SecretKind::SeedPhrase]
+        );
     }
 
     #[test]
     fn plain_message_passes() {
-        assert_eq!(SecretScanner::global().redact("hello, my deposit is late"), None);
+        assert_eq!(
+            SecretScanner::global().redact("hello, my deposit is late"),
+            None
+        );
         assert_eq!(SecretScanner::global().redact(""), None);
     }
 }

@@ -5,6 +5,7 @@
 
 mod budget;
 pub mod link;
+mod redact;
 mod validate;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
@@ -451,6 +452,13 @@ fn needs_durable_write(command: &Command) -> bool {
     }
 }
 
+fn reference_of_agent(frame: &AgentFrame) -> Option<SmolStr> {
+    match frame {
+        AgentFrame::Message { client_msg_id, .. } => Some(SmolStr::new(client_msg_id)),
+        _ => None,
+    }
+}
+
 /// The `client_msg_id` a refusal of this command names, where it has one.
 fn reference_of(command: &Command) -> Option<SmolStr> {
     match command {
@@ -521,13 +529,24 @@ async fn inbound(
         Side::Customer => protocol::parse::<CustomerFrame>(text)
             .map_err(|e| (e.error, e.reference))
             .and_then(|mut frame| {
-                validate::customer(&mut frame, &app.config)
-                    .map(|()| Command::FromCustomer { session, frame })
+                validate::customer(&mut frame, &app.config).map(|()| {
+                    let redacted = redact::customer(&mut frame, &app.metrics);
+                    Command::FromCustomer {
+                        session,
+                        frame,
+                        redacted,
+                    }
+                })
             }),
         Side::Agent => protocol::parse::<AgentFrame>(text)
             .map_err(|e| (e.error, e.reference))
             .and_then(|frame| {
-                validate::agent(&frame, &app.config).map(|()| Command::FromAgent { session, frame })
+                validate::agent(&frame, &app.config)?;
+                redact::agent(&frame, &app.metrics).map_err(|error| {
+                    tracing::warn!(session = %session, "agent message refused: it asked the customer for a secret");
+                    (error, reference_of_agent(&frame))
+                })?;
+                Ok(Command::FromAgent { session, frame })
             }),
     };
     let command = command.and_then(|command| {

@@ -88,6 +88,17 @@ impl TestServer {
         }
     }
 
+    /// A server running elsewhere (another process) at `addr`: the same
+    /// clients, nothing to stop.
+    pub fn attach(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            stop: None,
+            handle: None,
+            redis: None,
+        }
+    }
+
     /// Trigger shutdown and wait for `run` to return.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
