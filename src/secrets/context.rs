@@ -248,16 +248,16 @@ pub(super) fn distance(
     let to = ceil_char(lower, (end + after).min(lower.len()));
     let mut best: Option<usize> = None;
     for cue in cues {
-        if let Some(head) = lower.get(from..start) {
-            if let Some(i) = head.rfind(cue) {
-                let d = start - (from + i + cue.len());
-                best = Some(best.map_or(d, |b| b.min(d)));
-            }
+        if let Some(head) = lower.get(from..start)
+            && let Some(i) = head.rfind(cue)
+        {
+            let d = start - (from + i + cue.len());
+            best = Some(best.map_or(d, |b| b.min(d)));
         }
-        if let Some(tail) = lower.get(end..to) {
-            if let Some(i) = tail.find(cue) {
-                best = Some(best.map_or(i, |b| b.min(i)));
-            }
+        if let Some(tail) = lower.get(end..to)
+            && let Some(i) = tail.find(cue)
+        {
+            best = Some(best.map_or(i, |b| b.min(i)));
         }
     }
     best
