@@ -35,6 +35,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
 
+# Python tools the tests run, pinned in scripts/requirements-test.txt, in a
+# virtual environment of their own (Debian's python3 refuses `pip install`
+# outside one); reinstalled only when the requirements change.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || {
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3 python3-venv
+}
+py_env=target/python
+py_stamp=$py_env/.switchboard-requirements
+if [ ! -x "$py_env/bin/python3" ] || ! cmp -s scripts/requirements-test.txt "$py_stamp"; then
+  python3 -m venv "$py_env"
+  "$py_env/bin/python3" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+  cp scripts/requirements-test.txt "$py_stamp"
+fi
+export PATH="$PWD/$py_env/bin:$PATH"
+
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 

@@ -309,23 +309,6 @@ fn router(state: Arc<AppState>) -> Router {
         ))
 }
 
-/// A session's transport: `buffer_bytes` read and write buffers, messages and
-/// frames up to `max_transport_bytes`. Public for the load tester's transport
-/// floor, which must hold connections exactly as a session does.
-pub fn sized(
-    ws: WebSocketUpgrade,
-    buffer_bytes: usize,
-    max_transport_bytes: usize,
-) -> WebSocketUpgrade {
-    // Sized for tens of thousands of idle connections: tungstenite's defaults
-    // (128 KiB read buffer, allocated and zeroed per connection) cost ~140 KB each.
-    ws.read_buffer_size(buffer_bytes)
-        .write_buffer_size(buffer_bytes)
-        .max_write_buffer_size(max_transport_bytes.max(buffer_bytes) * 4)
-        .max_message_size(max_transport_bytes)
-        .max_frame_size(max_transport_bytes)
-}
-
 fn upgrade(
     ws: WebSocketUpgrade,
     state: Arc<AppState>,
@@ -361,13 +344,15 @@ fn upgrade(
         .into_response();
     };
     let limits = &state.config.limits;
-    sized(ws, limits.ws_buffer_bytes, limits.max_transport_bytes).on_upgrade(move |socket| {
-        let tasks = state.tasks.clone();
-        tasks.track_future(async move {
-            let _held = held;
-            session::run(socket, state, side, hub, client.ip).await;
-        })
-    })
+    session::sized(ws, limits.ws_buffer_bytes, limits.max_transport_bytes).on_upgrade(
+        move |socket| {
+            let tasks = state.tasks.clone();
+            tasks.track_future(async move {
+                let _held = held;
+                session::run(socket, state, side, hub, client.ip).await;
+            })
+        },
+    )
 }
 
 async fn customer_ws(

@@ -212,7 +212,7 @@ async fn agent_ws(State(relay): State<Arc<Relay>>, ws: WebSocketUpgrade) -> Resp
 
 fn upgrade(ws: WebSocketUpgrade, relay: Arc<Relay>, side: RelaySide) -> Response {
     let c = &relay.config;
-    switchboard::server::sized(ws, c.ws_buffer_bytes, c.max_transport_bytes).on_upgrade(
+    switchboard::session::sized(ws, c.ws_buffer_bytes, c.max_transport_bytes).on_upgrade(
         move |socket| {
             let tasks = relay.tasks.clone();
             tasks.track_future(run(socket, relay, side))

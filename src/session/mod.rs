@@ -4,13 +4,17 @@
 //! the hub only ever sees well-formed requests.
 
 mod budget;
+pub mod echo;
 pub mod link;
 mod redact;
 mod validate;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use axum::extract::{
+    WebSocketUpgrade,
+    ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket},
+};
 use futures_util::SinkExt;
 use smol_str::SmolStr;
 use tokio::sync::mpsc;
@@ -55,6 +59,24 @@ enum Exit {
     Close(Disconnect),
     /// The peer is gone or closed first: nothing to send.
     Gone,
+}
+
+/// A session's transport: `buffer_bytes` read and write buffers, messages and
+/// frames up to `max_transport_bytes`. Public for the load tester's transport
+/// floor and the conformance echo ([`echo`]), which must hold connections
+/// exactly as a session does.
+pub fn sized(
+    ws: WebSocketUpgrade,
+    buffer_bytes: usize,
+    max_transport_bytes: usize,
+) -> WebSocketUpgrade {
+    // Sized for tens of thousands of idle connections: tungstenite's defaults
+    // (128 KiB read buffer, allocated and zeroed per connection) cost ~140 KB each.
+    ws.read_buffer_size(buffer_bytes)
+        .write_buffer_size(buffer_bytes)
+        .max_write_buffer_size(max_transport_bytes.max(buffer_bytes) * 4)
+        .max_message_size(max_transport_bytes)
+        .max_frame_size(max_transport_bytes)
 }
 
 /// Run one connection to its end, with the hub serving when it connected;
