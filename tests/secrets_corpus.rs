@@ -1,5 +1,5 @@
 //! The secret scanner over its corpus (tests/corpus/secrets/, written by
-//! generate.py there): counts false positives and false negatives per file
+//! generate.py there) and over a holdout written after it (holdout.py): counts false positives and false negatives per file
 //! and fails above the thresholds below, which are what was measured (the
 //! figures docs/secrets.md quotes). Also checks that a masked message keeps
 //! no fragment of its secret and keeps the text around it.
@@ -14,6 +14,15 @@ const MAX_CUSTOMER_FALSE_POSITIVES: usize = 0;
 /// Customer messages with a secret that is not (fully) found: missing kind,
 /// or a fragment of the secret left in the text.
 const MAX_CUSTOMER_FALSE_NEGATIVES: usize = 0;
+/// The same two counts over the customer holdout (`customer-holdout.jsonl`,
+/// written by `holdout.py`).
+const MAX_HOLDOUT_FALSE_POSITIVES: usize = 0;
+/// One: a mistyped phrase, unnumbered (docs/secrets.md, known limits).
+const MAX_HOLDOUT_FALSE_NEGATIVES: usize = 1;
+/// The same over the agent holdout (`agent-holdout.jsonl`).
+const MAX_AGENT_HOLDOUT_FALSE_POSITIVES: usize = 0;
+/// One: "reply with the SMS code we just sent you" is not taken for a request.
+const MAX_AGENT_HOLDOUT_FALSE_NEGATIVES: usize = 1;
 /// Benign agent messages flagged as asking for a secret.
 const MAX_AGENT_FALSE_POSITIVES: usize = 0;
 /// Agent messages that ask for a secret but are not flagged (or flagged as
@@ -91,10 +100,10 @@ fn leaked(secret: &str, masked: &str) -> Option<String> {
         .then(|| secret.to_owned())
 }
 
-#[test]
-fn customer_corpus() {
+/// Benign count, false positives, count with secrets, false negatives.
+fn customer_counts(name: &str) -> (usize, usize, usize, usize) {
     let scanner = SecretScanner::global();
-    let cases: Vec<CustomerCase> = lines("customer.jsonl");
+    let cases: Vec<CustomerCase> = lines(name);
     let (mut benign, mut secret, mut fp, mut fn_) = (0, 0, 0, 0);
     for case in &cases {
         let found = scanner.redact(&case.text);
@@ -130,16 +139,32 @@ fn customer_corpus() {
         }
     }
     println!(
-        "customer.jsonl: {benign} benign, {fp} false positives; {secret} with secrets, {fn_} false negatives"
+        "{name}: {benign} benign, {fp} false positives; {secret} with secrets, {fn_} false negatives"
     );
+    (benign, fp, secret, fn_)
+}
+
+#[test]
+fn customer_corpus() {
+    let (benign, fp, secret, fn_) = customer_counts("customer.jsonl");
     assert!(benign >= 250 && secret >= 90, "corpus too small");
     assert!(fp <= MAX_CUSTOMER_FALSE_POSITIVES, "{fp} false positives");
     assert!(fn_ <= MAX_CUSTOMER_FALSE_NEGATIVES, "{fn_} false negatives");
 }
 
+/// Messages written after the scanner was, and never tuned against: its
+/// figures say how it does on text it has not seen.
 #[test]
-fn agent_corpus() {
-    let cases: Vec<AgentCase> = lines("agent.jsonl");
+fn customer_holdout() {
+    let (benign, fp, secret, fn_) = customer_counts("customer-holdout.jsonl");
+    assert!(benign >= 20 && secret >= 10, "holdout too small");
+    assert!(fp <= MAX_HOLDOUT_FALSE_POSITIVES, "{fp} false positives");
+    assert!(fn_ <= MAX_HOLDOUT_FALSE_NEGATIVES, "{fn_} false negatives");
+}
+
+/// Benign count, false positives, count asking, false negatives.
+fn agent_counts(name: &str) -> (usize, usize, usize, usize) {
+    let cases: Vec<AgentCase> = lines(name);
     let (mut benign, mut asks, mut fp, mut fn_) = (0, 0, 0, 0);
     for case in &cases {
         let got = asks_for_secret(&case.text);
@@ -160,9 +185,27 @@ fn agent_corpus() {
             }
         }
     }
-    println!(
-        "agent.jsonl: {benign} benign, {fp} false positives; {asks} asking, {fn_} false negatives"
-    );
+    println!("{name}: {benign} benign, {fp} false positives; {asks} asking, {fn_} false negatives");
+    (benign, fp, asks, fn_)
+}
+
+#[test]
+fn agent_corpus() {
+    let (_, fp, _, fn_) = agent_counts("agent.jsonl");
     assert!(fp <= MAX_AGENT_FALSE_POSITIVES, "{fp} false positives");
     assert!(fn_ <= MAX_AGENT_FALSE_NEGATIVES, "{fn_} false negatives");
+}
+
+#[test]
+fn agent_holdout() {
+    let (benign, fp, asks, fn_) = agent_counts("agent-holdout.jsonl");
+    assert!(benign >= 8 && asks >= 8, "holdout too small");
+    assert!(
+        fp <= MAX_AGENT_HOLDOUT_FALSE_POSITIVES,
+        "{fp} false positives"
+    );
+    assert!(
+        fn_ <= MAX_AGENT_HOLDOUT_FALSE_NEGATIVES,
+        "{fn_} false negatives"
+    );
 }
