@@ -1,7 +1,8 @@
 //! The secret scanner over its corpus (tests/corpus/secrets/, written by
-//! generate.py there) and over a holdout written after it (holdout.py): counts false positives and false negatives per file
-//! and fails above the thresholds below, which are what was measured (the
-//! figures docs/secrets.md quotes). Also checks that a masked message keeps
+//! generate.py there) and over a holdout written after it (holdout.py):
+//! counts false positives and false negatives per file and fails above the
+//! thresholds below, which are what was measured (the figures the README
+//! quotes). Also checks that a masked message keeps
 //! no fragment of its secret and keeps the text around it.
 
 use std::collections::HashSet;
