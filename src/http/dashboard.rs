@@ -21,7 +21,7 @@ use tokio::{sync::oneshot, time::Interval};
 
 use super::{
     api_error::{ApiError, require_supervisor},
-    openapi::ApiErrorBody,
+    openapi::{ApiErrorBody, DashboardEvent},
     presence::agent_config_of,
 };
 use crate::{
@@ -106,7 +106,10 @@ async fn current(state: &AppState, history: bool) -> Result<DashboardSnapshot, A
     tag = "dashboard",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The snapshot, with `history`", body = DashboardSnapshot),
+        (status = 200, description = "The snapshot, with `history`", body = DashboardSnapshot, links(
+            ("RouteConversation" = (operation_id = "route_conversation", parameters(("id" = "$response.body#/waiting/0/conversation_id")), description = "Re-route the first waiting chat")),
+            ("SetAgentStatus" = (operation_id = "set_agent_status", parameters(("id" = "$response.body#/agents/0/id")), description = "Set the first agent's status")),
+        )),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token, or not a supervisor", body = ApiErrorBody),
         (status = 503, description = "`unavailable`: a standby node; the hub did not take the request, or answer it, within a second; on a follower, no dashboard published by the matcher in the last 5 s", body = ApiErrorBody),
     )
@@ -182,7 +185,7 @@ impl Feed {
     tag = "dashboard",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`text/event-stream`: `event: snapshot` events, each `data` a DashboardSnapshot as JSON (the first with `history`)", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`text/event-stream`: `event: snapshot` events, each `data` a DashboardSnapshot as JSON (the first with `history`); `event: error` when one could not be taken. In OpenAPI 3.1 the schema of an event stream is that of each of its events", content_type = "text/event-stream", body = DashboardEvent),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token, or not a supervisor", body = ApiErrorBody),
         (status = 503, description = "`unavailable`: as for `GET /api/dashboard`, for the first snapshot", body = ApiErrorBody),
     )

@@ -29,6 +29,7 @@ use super::{
     api_error::{ApiError, body_error, path_error, require_supervisor},
     openapi::ApiErrorBody,
     presence::agent_config_of,
+    tickets::given,
 };
 use crate::{
     domain::{ConversationId, ConversationState, Priority},
@@ -138,6 +139,7 @@ pub(super) struct AgentStatusAnswer {
         (status = 400, description = "`bad_request`: the body is not JSON, not sent as `application/json`, lacks `status`, has an unknown status or field (the message names it)", body = ApiErrorBody),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token, or not a supervisor", body = ApiErrorBody),
         (status = 404, description = "`not_found`: no such agent in the roster", body = ApiErrorBody),
+        (status = 413, description = "`too_large`: the body is over 2 MB", body = ApiErrorBody),
         (status = 503, description = "`unavailable`: a follower or standby node (ask the matcher node), the store is down, or the hub did not answer in time", body = ApiErrorBody),
     )
 )]
@@ -171,17 +173,22 @@ pub(super) async fn set_agent_status(
     Ok(Json(AgentStatusAnswer { id, status }))
 }
 
-/// A queued conversation's new line: at least one field.
+/// A queued conversation's new line: at least one field; an absent one is
+/// left as it is.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub(super) struct RouteBody {
-    /// Another topic, one of `routing.topics` (it may be the current one). The
-    /// conversation keeps its arrival, so it goes ahead of that topic's later
-    /// arrivals, and the customer gets the transfer's system message.
-    #[serde(default)]
+    /// Another topic, one of `routing.topics` (it may be the current one; the
+    /// served document lists them). The conversation keeps its arrival, so it
+    /// goes ahead of that topic's later arrivals, and the customer gets the
+    /// transfer's system message.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = String)]
     topic: Option<String>,
     /// Another priority: it moves within its line.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Priority)]
     priority: Option<Priority>,
 }
 
@@ -213,10 +220,11 @@ pub(super) struct RouteAnswer {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Re-routed; the customer has been told its new place", body = RouteAnswer),
-        (status = 400, description = "`bad_request`: malformed id, body not JSON or of the wrong shape, no field set, unknown field, topic or priority (the message names it)", body = ApiErrorBody),
+        (status = 400, description = "`bad_request`: malformed id, body not JSON or of the wrong shape, no field set, a `null` field, unknown field, topic or priority (the message names it)", body = ApiErrorBody),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token, or not a supervisor", body = ApiErrorBody),
         (status = 404, description = "`not_found`: no such conversation", body = ApiErrorBody),
         (status = 409, description = "`conflict`: the conversation is not queued: an agent holds it (the agent can transfer it) or it has ended", body = ApiErrorBody),
+        (status = 413, description = "`too_large`: the body is over 2 MB", body = ApiErrorBody),
         (status = 503, description = "`unavailable`: a follower or standby node (ask the matcher node), the store is down, or the hub did not answer in time", body = ApiErrorBody),
     )
 )]

@@ -130,11 +130,12 @@ fn parse_topic(raw: &str, config: &Config) -> Result<SmolStr, ApiError> {
     )))
 }
 
-/// `customer`: `u:<user id>` (1-128 bytes) or `v:<visitor id>` (1-128
-/// characters of A-Z, a-z, 0-9, -, _ and .), as customer keys are made.
+/// `customer`: `u:<user id>` (1-128 characters) or `v:<visitor id>` (1-128
+/// characters of A-Z, a-z, 0-9, -, _ and .): every customer key, as they are
+/// made (a user id is at most 128 bytes), and nothing else ([`CUSTOMER`]).
 fn parse_customer(raw: &str) -> Result<SmolStr, ApiError> {
     let valid = match raw.split_once(':') {
-        Some(("u", user)) => (1..=128).contains(&user.len()),
+        Some(("u", user)) => (1..=128).contains(&user.chars().count()),
         Some(("v", visitor)) => {
             (1..=128).contains(&visitor.len())
                 && visitor
@@ -192,6 +193,16 @@ async fn visible_ticket(
     }
 }
 
+/// The document's pattern of `customer`: what [`parse_customer`] takes.
+#[cfg(test)]
+const CUSTOMER: &str = r"^(?:u:[\s\S]{1,128}|v:[A-Za-z0-9._-]{1,128})$";
+
+/// The document's pattern of a note: at least one character that is not
+/// white space (Unicode's `White_Space`, which `str::trim` takes away), as
+/// [`TicketPatch::update`] wants.
+#[cfg(test)]
+const NON_BLANK: &str = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
 /// Query parameters of `GET /api/tickets`. Kept as text, so that each one is
 /// validated here and a bad one is named in the error.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -204,8 +215,9 @@ pub(super) struct ListParams {
     /// Only tickets on this topic (one of `routing.topics`).
     #[param(value_type = Option<String>)]
     topic: Option<String>,
-    /// Only this customer's tickets: `u:<user id>` or `v:<visitor id>`.
-    #[param(value_type = Option<String>)]
+    /// Only this customer's tickets: `u:<user id>` (1-128 characters) or
+    /// `v:<visitor id>` (1-128 characters of A-Z, a-z, 0-9, -, _ and .).
+    #[param(value_type = Option<String>, pattern = r"^(?:u:[\s\S]{1,128}|v:[A-Za-z0-9._-]{1,128})$")]
     customer: Option<String>,
     /// Only tickets created at or after this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
@@ -261,7 +273,10 @@ pub(super) struct TicketList {
     params(ListParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of tickets, newest first", body = TicketList),
+        (status = 200, description = "A page of tickets, newest first", body = TicketList, links(
+            ("GetTicket" = (operation_id = "get_ticket", parameters(("id" = "$response.body#/tickets/0/id")), description = "The first ticket of the page, whole")),
+            ("UpdateTicket" = (operation_id = "update_ticket", parameters(("id" = "$response.body#/tickets/0/id")), description = "Change the first ticket of the page")),
+        )),
         (status = 400, description = "`bad_request`: a parameter is malformed, out of range or unknown (the message names it)", body = ApiErrorBody),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token", body = ApiErrorBody),
         (status = 503, description = "`unavailable`: the store cannot be reached", body = ApiErrorBody),
@@ -294,7 +309,9 @@ pub(super) async fn list_tickets(
     params(("id" = String, Path, format = Uuid, description = "The ticket id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The ticket", body = Ticket),
+        (status = 200, description = "The ticket", body = Ticket, links(
+            ("UpdateTicket" = (operation_id = "update_ticket", parameters(("id" = "$response.body#/id")), description = "Change this ticket")),
+        )),
         (status = 400, description = "`bad_request`: the id is not a UUID", body = ApiErrorBody),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token", body = ApiErrorBody),
         (status = 404, description = "`not_found`: no such ticket, or one the agent may not see", body = ApiErrorBody),
@@ -318,22 +335,39 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// `Some(value)` for a field that is present, with `#[serde(default)]` for
+/// `None` when it is absent: `null` is refused (the message names the field),
+/// as the document has it.
+pub(super) fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    match Option::<T>::deserialize(d)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(
+            "null is not a value here: leave the field out to leave it as it is",
+        )),
+    }
+}
+
 /// A change to a ticket: at least one field; absent fields are left alone.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub(super) struct TicketPatch {
     /// The new status. Reopening a ticket is refused with `conflict` while the
     /// customer has another open ticket on the same topic.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = TicketStatus)]
     status: Option<TicketStatus>,
     /// The agent to assign (an agent id of the roster; an agent may name only
     /// itself), or `null` to unassign.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     assignee: Option<Option<String>>,
-    /// An internal note to add, 1 to `limits.max_text_chars` characters; its
-    /// author is the caller.
-    #[serde(default)]
+    /// An internal note to add, 1 to `limits.max_text_chars` characters, not
+    /// all white space; its author is the caller.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = String, min_length = 1, pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     note: Option<String>,
 }
 
@@ -354,9 +388,11 @@ impl TicketPatch {
             match caller.role {
                 AgentRole::Supervisor => {
                     if !config.agents.iter().any(|a| a.id == *assignee) {
-                        return Err(bad_request(format!(
-                            "`assignee`: no agent `{assignee}` in the roster"
-                        )));
+                        // As `POST /api/agents/{id}/status` answers it.
+                        return Err(ApiError::new(
+                            ErrorCode::NotFound,
+                            format!("`assignee`: no agent `{assignee}` in the roster"),
+                        ));
                     }
                 }
                 AgentRole::Agent => {
@@ -410,12 +446,14 @@ impl TicketPatch {
     request_body(content = TicketPatch, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The updated ticket", body = Ticket),
-        (status = 400, description = "`bad_request`: malformed id, body not JSON or of the wrong shape, no field set, unknown field or status, blank note, assignee not in the roster", body = ApiErrorBody),
+        (status = 200, description = "The updated ticket", body = Ticket, links(
+            ("GetTicket" = (operation_id = "get_ticket", parameters(("id" = "$response.body#/id")), description = "Read this ticket again")),
+        )),
+        (status = 400, description = "`bad_request`: malformed id, body not JSON or of the wrong shape, no field set, a `null` status or note, unknown field or status, blank note", body = ApiErrorBody),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token; or an agent assigning another agent (supervisor role required)", body = ApiErrorBody),
-        (status = 404, description = "`not_found`: no such ticket, or one the agent may not see", body = ApiErrorBody),
+        (status = 404, description = "`not_found`: no such ticket, or one the agent may not see; or a supervisor naming an assignee not in the roster", body = ApiErrorBody),
         (status = 409, description = "`conflict`: reopening it would give the customer a second open ticket on the topic (the message names that ticket)", body = ApiErrorBody),
-        (status = 413, description = "`too_large`: the note is over `limits.max_text_chars` characters", body = ApiErrorBody),
+        (status = 413, description = "`too_large`: the note is over `limits.max_text_chars` characters, or the body over 2 MB", body = ApiErrorBody),
         (status = 503, description = "`unavailable`: the store cannot be reached", body = ApiErrorBody),
     )
 )]
@@ -479,7 +517,9 @@ pub(super) struct DeadLetters {
     params(DeadLetterParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The outbox depth and the dead letters, oldest first", body = DeadLetters),
+        (status = 200, description = "The outbox depth and the dead letters, oldest first", body = DeadLetters, links(
+            ("RetryDeadLetter" = (operation_id = "retry_dead_letter", parameters(("ticket_id" = "$response.body#/dead_letters/0/ticket_id"), ("revision" = "$response.body#/dead_letters/0/revision")), description = "Retry the oldest dead letter")),
+        )),
         (status = 400, description = "`bad_request`: bad or unknown parameter", body = ApiErrorBody),
         (status = 401, description = "`unauthorized`: no, malformed or unknown agent token, or not a supervisor", body = ApiErrorBody),
         (status = 503, description = "`unavailable`: the store cannot be reached", body = ApiErrorBody),
@@ -585,5 +625,60 @@ mod tests {
         }
         assert!(parse_since("2024-05-01T00:00:00Z").is_ok());
         assert!(parse_since("2024-05-01").is_err());
+    }
+
+    /// The served document and the parsing here agree: what the one allows,
+    /// the other takes, and nothing more.
+    #[test]
+    fn the_document_says_what_is_taken() {
+        let doc = super::super::openapi::document(&Config::default());
+        let list = doc["paths"]["/api/tickets"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let customer = list.iter().find(|p| p["name"] == "customer").unwrap();
+        assert_eq!(customer["schema"]["pattern"], CUSTOMER);
+        // 128 characters, whatever their bytes; as many as a user id may have.
+        assert!(parse_customer(&format!("u:{}", "é".repeat(128))).is_ok());
+        assert!(parse_customer(&format!("u:{}", "é".repeat(129))).is_err());
+        assert!(parse_customer(&format!("v:{}", "a".repeat(128))).is_ok());
+        assert!(parse_customer(&format!("v:{}", "a".repeat(129))).is_err());
+
+        let note = &doc["components"]["schemas"]["TicketPatch"]["properties"]["note"];
+        assert_eq!(note["pattern"], NON_BLANK);
+        // NON_BLANK's class is exactly the white space that `trim` takes away.
+        let white: [(u32, u32); 11] = [
+            (0x09, 0x0d),
+            (0x20, 0x20),
+            (0x85, 0x85),
+            (0xa0, 0xa0),
+            (0x1680, 0x1680),
+            (0x2000, 0x200a),
+            (0x2028, 0x2028),
+            (0x2029, 0x2029),
+            (0x202f, 0x202f),
+            (0x205f, 0x205f),
+            (0x3000, 0x3000),
+        ];
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            let listed = white.iter().any(|&(a, b)| (a..=b).contains(&u32::from(c)));
+            assert_eq!(c.is_whitespace(), listed, "{:#x}", u32::from(c));
+        }
+        let escape = |c: u32| match c {
+            0x09 => "\\t".to_string(),
+            0x0d => "\\r".to_string(),
+            0x20 => " ".to_string(),
+            c => format!("\\u{c:04x}"),
+        };
+        let class: String = white
+            .iter()
+            .map(|&(a, b)| {
+                if a == b {
+                    escape(a)
+                } else {
+                    format!("{}-{}", escape(a), escape(b))
+                }
+            })
+            .collect();
+        assert_eq!(format!("[^{class}]"), NON_BLANK);
     }
 }

@@ -285,7 +285,11 @@ async fn bad_route_requests_are_named() {
     let (_customer, id) = queued(&server, "v1", "trading", 1).await;
     for (body, says) in [
         ("{}", "at least one of `topic` and `priority`"),
-        (r#"{"topic":null,"priority":null}"#, "at least one"),
+        (
+            r#"{"topic":null,"priority":null}"#,
+            "topic: null is not a value here",
+        ),
+        (r#"{"priority":null}"#, "priority: null is not a value here"),
         (r#"{"topic":"astrology"}"#, "unknown topic `astrology`"),
         (r#"{"topic":5}"#, "topic"),
         (r#"{"priority":"low"}"#, "priority"),

@@ -459,11 +459,19 @@ async fn every_bad_update_is_refused_with_its_code() {
         "bad_request",
         "at least one",
     );
+    // `null` is no value (the document has no null status or note): absent
+    // leaves a field alone, and only `assignee` takes null (to unassign).
     refused(
         send(json_type.clone(), r#"{"status":null}"#).await,
         400,
         "bad_request",
-        "at least one",
+        "status: null is not a value here",
+    );
+    refused(
+        send(json_type.clone(), r#"{"note":null,"status":"closed"}"#).await,
+        400,
+        "bad_request",
+        "note: null is not a value here",
     );
     refused(
         send(
@@ -487,11 +495,13 @@ async fn every_bad_update_is_refused_with_its_code() {
         "bad_request",
         "assignee",
     );
+    // An assignee not in the roster is not found, as in
+    // `POST /api/agents/zed/status`.
     refused(
         patch(&server, SUE, &id, json!({"assignee": "zed"})).await,
-        400,
-        "bad_request",
-        "zed",
+        404,
+        "not_found",
+        "no agent `zed` in the roster",
     );
     refused(
         patch(&server, ANN, &id, json!({"assignee": "bob"})).await,
@@ -643,5 +653,60 @@ async fn the_openapi_document_is_generated_and_public() {
     );
     assert!(doc["components"]["schemas"]["Ticket"].is_object());
     assert!(doc["components"]["schemas"]["ApiErrorBody"].is_object());
+
+    // Every status the server gives is listed: the gate's 403 and 429 on
+    // every operation, and each handler's own.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            for status in ["403", "429"] {
+                assert!(
+                    operation["responses"][status].is_object(),
+                    "{method} {path}: no {status}"
+                );
+            }
+        }
+    }
+    let update = &doc["paths"]["/api/tickets/{id}"]["patch"]["responses"];
+    for status in ["200", "400", "401", "404", "409", "413", "503"] {
+        assert!(update[status].is_object(), "PATCH: no {status}");
+    }
+    // What the node's configuration decides is in it: the topics a filter or
+    // a re-route may name, and the longest note.
+    let config = ticket_config();
+    let topics = json!(config.routing.topics);
+    let filters = doc["paths"]["/api/tickets"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let topic = filters
+        .iter()
+        .find(|p| p["name"] == "topic")
+        .expect("topic");
+    assert_eq!(topic["schema"]["enum"], topics);
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["RouteBody"]["properties"]["topic"]["enum"], topics);
+    assert_eq!(
+        schemas["TicketPatch"]["properties"]["note"]["maxLength"],
+        config.limits.max_text_chars
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_customer_filter_takes_every_key_the_document_allows() {
+    let server = TestServer::start(ticket_config()).await;
+    // 128 characters of two bytes each: a key no user id makes (a user id is
+    // at most 128 bytes), but one the document's pattern allows, so the
+    // filter takes it and finds nothing.
+    let key = format!("u:{}", "%C3%A9".repeat(128));
+    let (status, page) = get(&server, SUE, &format!("/api/tickets?customer={key}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["tickets"], json!([]));
+    let key = format!("u:{}", "%C3%A9".repeat(129));
+    refused(
+        get(&server, SUE, &format!("/api/tickets?customer={key}")).await,
+        400,
+        "bad_request",
+        "`customer`",
+    );
     server.shutdown().await;
 }
