@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn txid_passes() {
         for text in [
-            format!("{KEY}"),
+            KEY.to_string(),
             format!("deposit not arrived, txid {KEY}"),
             format!("tx hash: 0x{KEY}"),
             format!("I never shared my private key, but this transaction {KEY} drained me"),

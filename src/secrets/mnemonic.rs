@@ -250,7 +250,14 @@ fn scan_run(text: &str, lang: Language, l: usize, run: &[Word], out: &mut Vec<Fi
                 .count()
         })
         .sum();
-    if spaced && (run.len() >= UNCHECKED_RUN || numbered) && run.len() - covered >= LEFT_OVER {
+    // Prose sits on one side of a phrase; list words left over on both
+    // sides of the valid windows are the rest of a mistyped run.
+    let covers = |w: &Word| windows.iter().any(|f| w.start >= f.start && w.end <= f.end);
+    let both_sides =
+        run.first().is_some_and(|w| !covers(w)) && run.last().is_some_and(|w| !covers(w));
+    let left_over = run.len() - covered;
+    if spaced && (run.len() >= UNCHECKED_RUN || numbered) && (left_over >= LEFT_OVER || both_sides)
+    {
         out.push(span(run));
     } else {
         out.extend(windows);

@@ -16,23 +16,23 @@ use axum::{
 
 /// One request as the receiver saw it, and what it answered.
 #[derive(Debug, Clone)]
-pub struct Received {
-    pub key: String,
-    pub signature: String,
-    pub event: String,
-    pub body: Bytes,
-    pub answered: u16,
+pub(crate) struct Received {
+    pub(crate) key: String,
+    pub(crate) signature: String,
+    pub(crate) event: String,
+    pub(crate) body: Bytes,
+    pub(crate) answered: u16,
 }
 
 /// An HTTP receiver that answers 500 to its first `failures` requests, then 200.
 #[derive(Clone)]
-pub struct Receiver {
+pub(crate) struct Receiver {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    pub async fn start(failures: usize) -> Self {
+    pub(crate) async fn start(failures: usize) -> Self {
         let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
         let log = seen.clone();
         let app = Router::new().route(
@@ -72,16 +72,16 @@ impl Receiver {
         Self { addr, seen }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
     }
 
-    pub fn seen(&self) -> Vec<Received> {
+    pub(crate) fn seen(&self) -> Vec<Received> {
         self.seen.lock().unwrap().clone()
     }
 
     /// Wait until `count` requests have come in (at most 20 s).
-    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<Received> {
         for _ in 0..200 {
             let seen = self.seen();
             if seen.len() >= count {
