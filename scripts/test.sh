@@ -101,6 +101,9 @@ step hub-on-redis env SWITCHBOARD_TEST_STORE=redis cargo test --locked --test hu
 # builds it again with other dependency features (over a minute on a cold target),
 # so it runs only when the binary is missing.
 [ -x target/debug/switchboard ] || step build cargo build --locked --bin switchboard
+# The REST API against its own OpenAPI document (schemathesis; no 5xx, nothing
+# outside the document), on the same binary.
+step schemathesis scripts/schemathesis.sh
 step browser node web-widget/test/run.mjs --test-reporter=tap
 
 # cargo: `test result: ok. P passed; F failed; ...` per test binary. node (TAP):
