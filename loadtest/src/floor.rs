@@ -1073,10 +1073,19 @@ struct PhaseOutcome {
     achieved: f64,
 }
 
+/// A customer's sentence, repeated and cut to `bytes`: words, numbers and
+/// punctuation as support chats have them, so the server's secret scanner
+/// (which the floor does not run; both relay the same text) does the work it does on real messages.
+pub fn prose(bytes: usize) -> String {
+    const SENTENCE: &str = "hi, my deposit of 0.25 ETH from yesterday still shows pending, \
+                            order 48213377, can you check it please? ";
+    SENTENCE.chars().cycle().take(bytes).collect()
+}
+
 async fn drive(base: &str, config: &FloorConfig) -> anyhow::Result<FloorResult> {
     let shared = Shared::new();
     let tasks = TaskTracker::new();
-    let text: Arc<str> = "x".repeat(config.text_bytes).into();
+    let text: Arc<str> = prose(config.text_bytes).into();
     let customer_url = format!("{base}/ws/customer");
     let agent_url = format!("{base}/ws/agent");
     let run_id = uuid::Uuid::new_v4().simple().to_string();

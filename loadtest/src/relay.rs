@@ -352,7 +352,7 @@ async fn drive(
     // The customers, a few at a time: each starts a chat and waits for it to
     // be assigned, then its reader and its sender run.
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let text: Arc<str> = "x".repeat(config.text_bytes).into();
+    let text: Arc<str> = floor::prose(config.text_bytes).into();
     let started = tokio::time::timeout(SETUP, async {
         let mut starting = futures_util::stream::iter(0..config.pairs)
             .map(|i| {

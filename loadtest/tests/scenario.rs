@@ -257,8 +257,13 @@ fn roster_toml_is_the_servers_agents_table() {
         last["id"].as_str().unwrap(),
         format!("lt-agent-{}", s.agents.count - 1)
     );
-    // Nothing but [[agents]]: it pastes into the server's file as is.
-    assert_eq!(value.len(), 1);
+    // Nothing but [[agents]] and the [security] the load needs: it pastes
+    // into the server's file as is.
+    assert_eq!(value.len(), 2);
+    assert_eq!(
+        value["security"]["max_connections_per_address"].as_integer(),
+        Some(1_000_000)
+    );
 
     let mut odd = good();
     odd.agents.id_prefix = "a\"b-".into();
