@@ -216,10 +216,13 @@ impl<'a> Lowered<'a> {
 
     /// The lower-cased text, byte for byte aligned with the original: a
     /// character whose lower case has another UTF-8 length (`İ`, `ẞ`) stays
-    /// as it is, so offsets never shift.
+    /// as it is, so offsets never shift. A mask already in the text is
+    /// blanked: its words ("2FA backup codes", "private key") are no cue.
     pub(super) fn get(&mut self) -> &str {
         let text = self.text;
         self.lower.get_or_insert_with(|| {
+            let blanked = super::blank_masks(text);
+            let text = blanked.as_deref().unwrap_or(text);
             let mut out = String::with_capacity(text.len());
             for c in text.chars() {
                 let mut lower = c.to_lowercase();
