@@ -6,6 +6,9 @@
 //! the chat ("in the app", "in Settings") or is about resetting, enabling or
 //! storing the secret rather than handing it over.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
 use super::context;
@@ -514,21 +517,111 @@ const HERE: &[&str] = &[
 /// a request in the next.
 pub fn asks_for_secret(text: &str) -> Option<SecretRequest> {
     let lower = text.to_lowercase();
-    lower
-        .split(['.', '!', '?', '\n', ';', '。', '！', '？', '؟', '；'])
-        .find_map(sentence_asks)
+    let sentences = sentence_cues(&lower);
+    sentences.into_iter().find_map(|cues| cues.verdict())
 }
 
-fn sentence_asks(s: &str) -> Option<SecretRequest> {
-    let has = |cues: &[&str]| cues.iter().any(|c| s.contains(c));
-    let kind = SecretRequest::ALL.into_iter().find(|k| has(k.cues()))?;
-    if !has(ASK) || has(WARNING) {
-        return None;
+/// Ends a sentence.
+const SENTENCE_ENDS: [char; 10] = ['.', '!', '?', '\n', ';', '。', '！', '？', '؟', '；'];
+
+/// What kind of cue a phrase is.
+#[derive(Debug, Clone, Copy)]
+enum Cue {
+    Secret(SecretRequest),
+    Ask,
+    Warning,
+    Elsewhere,
+    Here,
+}
+
+/// Every cue phrase in one automaton, so a message is read once, however
+/// many phrases there are (hundreds, in seven languages): looking for each
+/// phrase in turn cost a 4,000-character message about a hundred passes.
+struct CueIndex {
+    automaton: AhoCorasick,
+    cues: Vec<Cue>,
+}
+
+static CUE_INDEX: LazyLock<CueIndex> = LazyLock::new(|| {
+    let mut phrases: Vec<&str> = Vec::new();
+    let mut cues = Vec::new();
+    let mut add = |list: &[&'static str], cue: Cue| {
+        for phrase in list {
+            phrases.push(phrase);
+            cues.push(cue);
+        }
+    };
+    for kind in SecretRequest::ALL {
+        add(kind.cues(), Cue::Secret(kind));
     }
-    if has(ELSEWHERE) && !has(HERE) {
-        return None;
+    add(ASK, Cue::Ask);
+    add(WARNING, Cue::Warning);
+    add(ELSEWHERE, Cue::Elsewhere);
+    add(HERE, Cue::Here);
+    CueIndex {
+        // Built from constants: it cannot fail but by a bug here.
+        automaton: AhoCorasick::new(&phrases).expect("cue phrases build an automaton"),
+        cues,
     }
-    Some(kind)
+});
+
+/// The cues one sentence holds.
+#[derive(Debug, Default, Clone, Copy)]
+struct SentenceCues {
+    /// Which secrets it names, by position in [`SecretRequest::ALL`].
+    secrets: [bool; SecretRequest::ALL.len()],
+    ask: bool,
+    warning: bool,
+    elsewhere: bool,
+    here: bool,
+}
+
+impl SentenceCues {
+    /// It asks when it names a secret and a request, and is neither a warning
+    /// nor an instruction pointing elsewhere (unless it also says "here").
+    fn verdict(self) -> Option<SecretRequest> {
+        let kind = SecretRequest::ALL
+            .into_iter()
+            .zip(self.secrets)
+            .find_map(|(kind, named)| named.then_some(kind))?;
+        if !self.ask || self.warning || (self.elsewhere && !self.here) {
+            return None;
+        }
+        Some(kind)
+    }
+}
+
+/// Each sentence's cues, in order; a cue counts where it lies wholly inside
+/// one sentence, as it would in that sentence alone.
+fn sentence_cues(lower: &str) -> Vec<SentenceCues> {
+    // Byte offsets where each sentence starts after the first.
+    let starts: Vec<usize> = lower
+        .char_indices()
+        .filter(|(_, c)| SENTENCE_ENDS.contains(c))
+        .map(|(i, c)| i + c.len_utf8())
+        .collect();
+    let sentence_of = |at: usize| starts.partition_point(|&start| start <= at);
+    let mut sentences = vec![SentenceCues::default(); starts.len() + 1];
+    let index = &*CUE_INDEX;
+    for found in index.automaton.find_overlapping_iter(lower) {
+        let sentence = sentence_of(found.start());
+        if found.end() > found.start() && sentence_of(found.end() - 1) != sentence {
+            continue;
+        }
+        let cues = &mut sentences[sentence];
+        match index.cues[found.pattern().as_usize()] {
+            Cue::Secret(kind) => {
+                if let Some(i) = SecretRequest::ALL.iter().position(|k| *k == kind) {
+                    cues.secrets[i] = true;
+                }
+            }
+            Cue::Ask => cues.ask = true,
+            Cue::Warning => cues.warning = true,
+            Cue::Elsewhere => cues.elsewhere = true,
+            Cue::Here => cues.here = true,
+        }
+    }
+    sentences
 }
 
 #[cfg(test)]
