@@ -91,11 +91,12 @@ step() { # step NAME COMMAND...
     failed_steps+=("$name")
   fi
 }
-# Benchmarks once each in test mode, so they cannot rot; then every test.
-step benches cargo test --workspace --benches --locked
-step tests cargo test --workspace --tests --locked
+# Benchmarks once each in test mode, so they cannot rot; then every test
+# (`--no-fail-fast`: a failing test binary must not hide the ones after it).
+step benches cargo test --workspace --benches --locked --no-fail-fast
+step tests cargo test --workspace --tests --locked --no-fail-fast
 # The whole hub behaviour suite once more, on the Redis store.
-step hub-on-redis env SWITCHBOARD_TEST_STORE=redis cargo test --locked --test hub
+step hub-on-redis env SWITCHBOARD_TEST_STORE=redis cargo test --locked --no-fail-fast --test hub
 # The browser tests run target/debug/switchboard (web-widget/test/harness.mjs: BIN),
 # the binary `cargo test` just built for the integration tests. `cargo build`
 # builds it again with other dependency features (over a minute on a cold target),
