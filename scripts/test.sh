@@ -2,9 +2,11 @@
 # Runs every test of switchboard on a fresh Debian machine with the Rust toolchain:
 # installs what the tests need if it is missing, checks formatting and lints, and
 # type-checks the browser code, then runs the unit, integration, property and
-# binary tests, the benchmarks once each in test mode (so they cannot rot), and
-# the browser tests (web-widget/test/, Debian's chromium driven by playwright-core
-# against the real binary). Ends with one `summary: N passed, N failed` line
+# binary tests (the Autobahn conformance cases among them), the benchmarks once
+# each in test mode (so they cannot rot), the fuzz targets for a short while,
+# schemathesis against the served OpenAPI document, and the browser tests
+# (web-widget/test/, Debian's chromium driven by playwright-core against the real
+# binary). Ends with one `summary: N passed, N failed` line
 # counting cargo's tests and node's, and exits non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,6 +99,10 @@ step benches cargo test --workspace --benches --locked --no-fail-fast
 step tests cargo test --workspace --tests --locked --no-fail-fast
 # The whole hub behaviour suite once more, on the Redis store.
 step hub-on-redis env SWITCHBOARD_TEST_STORE=redis cargo test --locked --no-fail-fast --test hub
+# The fuzz targets (fuzz/: the frame decoder and the secret scanner): every
+# committed regression input replayed, then each target fuzzed for 15 s.
+# Longer by hand: scripts/fuzz.sh 600.
+step fuzz scripts/fuzz.sh 15
 # The browser tests run target/debug/switchboard (web-widget/test/harness.mjs: BIN),
 # the binary `cargo test` just built for the integration tests. `cargo build`
 # builds it again with other dependency features (over a minute on a cold target),
