@@ -131,12 +131,15 @@ impl WordIndex {
     }
 
     pub(super) fn find(&self, text: &str, out: &mut Vec<Finding>) {
+        if !enough_words(text) {
+            return;
+        }
         // "seed phrase" and "private key" of a mask already in the text (a
         // second look, or a quoted message) are list words: blanked, they
         // join no run.
         let blanked = super::blank_masks(text);
         let text = blanked.as_deref().unwrap_or(text);
-        if !enough_words(text) || !self.has_long_run(text) {
+        if !self.has_long_run(text) {
             return;
         }
         let words = self.words(text);
