@@ -139,8 +139,8 @@ fn is_code(lower: &str, start: usize, end: usize, shape: Shape) -> bool {
         lower,
         (start, end),
         BACKUP_REACH,
-        context::BACKUP_CODES,
-        context::NOT_A_CODE,
+        &context::BACKUP_CODES_CUES,
+        &context::NOT_A_CODE_CUES,
     );
     match shape {
         Shape::Base32Secret => {
@@ -149,8 +149,8 @@ fn is_code(lower: &str, start: usize, end: usize, shape: Shape) -> bool {
                     lower,
                     (start, end),
                     LIVE_REACH,
-                    &["setup key", "2fa key", "2fa secret", "secret key"],
-                    &[],
+                    &context::SETUP_KEY_CUES,
+                    &context::NO_CUES,
                 )
         }
         Shape::Code => {
@@ -159,8 +159,8 @@ fn is_code(lower: &str, start: usize, end: usize, shape: Shape) -> bool {
                     lower,
                     (start, end),
                     LIVE_REACH,
-                    context::LIVE_CODE,
-                    context::NOT_A_CODE,
+                    &context::LIVE_CODE_CUES,
+                    &context::NOT_A_CODE_CUES,
                 )
         }
     }

@@ -35,8 +35,8 @@ pub(super) fn find(text: &str, lowered: &mut Lowered<'_>, out: &mut Vec<Finding>
             lower,
             (start, i),
             REACH,
-            context::PRIVATE_KEY,
-            context::NOT_A_KEY,
+            &context::PRIVATE_KEY_CUES,
+            &context::NOT_A_KEY_CUES,
         ) {
             out.push(Finding {
                 start,
