@@ -527,7 +527,8 @@ const SENTENCE_ENDS: [char; 10] = ['.', '!', '?', '\n', ';', '。', '！', '？'
 /// What kind of cue a phrase is.
 #[derive(Debug, Clone, Copy)]
 enum Cue {
-    Secret(SecretRequest),
+    /// Names the secret at this position of [`SecretRequest::ALL`].
+    Secret(usize),
     Ask,
     Warning,
     Elsewhere,
@@ -551,8 +552,8 @@ static CUE_INDEX: LazyLock<CueIndex> = LazyLock::new(|| {
             cues.push(cue);
         }
     };
-    for kind in SecretRequest::ALL {
-        add(kind.cues(), Cue::Secret(kind));
+    for (i, kind) in SecretRequest::ALL.into_iter().enumerate() {
+        add(kind.cues(), Cue::Secret(i));
     }
     add(ASK, Cue::Ask);
     add(WARNING, Cue::Warning);
@@ -610,11 +611,7 @@ fn sentence_cues(lower: &str) -> Vec<SentenceCues> {
         }
         let cues = &mut sentences[sentence];
         match index.cues[found.pattern().as_usize()] {
-            Cue::Secret(kind) => {
-                if let Some(i) = SecretRequest::ALL.iter().position(|k| *k == kind) {
-                    cues.secrets[i] = true;
-                }
-            }
+            Cue::Secret(i) => cues.secrets[i] = true,
             Cue::Ask => cues.ask = true,
             Cue::Warning => cues.warning = true,
             Cue::Elsewhere => cues.elsewhere = true,
